@@ -1,0 +1,63 @@
+# Thin entry points; the work is in scripts/, playbooks/ and molecule/.
+SHELL := /bin/bash
+.ONESHELL:
+.SHELLFLAGS := -eo pipefail -c
+export CONTAINERS_CONF := $(CURDIR)/tests/lab/containers.conf
+export PATH := $(CURDIR)/.venv/bin:$(PATH)
+export ANSIBLE_COLLECTIONS_PATH := $(CURDIR)/.cache/collections
+export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
+export PERCH_TIMINGS ?= $(CURDIR)/.cache/timings.txt
+STAGE := $(CURDIR)/scripts/stage
+# Scenarios run by `make test`, in order. Each is multi-host; keep the list short (45 min budget).
+SCENARIOS ?= default
+LAB_INVENTORY := inventories/lab
+
+.PHONY: help deps image lint unit molecule test lab lab-up lab-tour lab-destroy build bench clean
+
+help:
+	@echo "make lab          bring up the podman lab CDN and provision it with playbooks/site.yml"
+	@echo "make test         lint + unit tests + Molecule scenarios ($(SCENARIOS))"
+	@echo "make lab-destroy  remove the lab containers"
+	@echo "make bench        run bench/ against the lab"
+
+deps:
+	@mkdir -p .cache; : > $(PERCH_TIMINGS)
+	$(STAGE) deps scripts/bootstrap
+
+image: deps
+	$(STAGE) image scripts/build-image
+	scripts/lab-networks
+
+lint: deps
+	$(STAGE) yamllint yamllint -s .
+	$(STAGE) ansible-lint ansible-lint --profile production
+	$(STAGE) ruff ruff check plugins tests bench
+
+unit: deps
+	$(STAGE) unit pytest -q tests/unit
+
+molecule: image
+	for s in $(SCENARIOS); do $(STAGE) molecule-$$s molecule test -s $$s; done
+
+test: deps
+	$(MAKE) --no-print-directory lint unit molecule
+	@echo "=== timings"; cat $(PERCH_TIMINGS)
+
+lab: image
+	$(STAGE) lab-up ansible-playbook -i $(LAB_INVENTORY) tests/lab/up.yml
+	$(STAGE) site ansible-playbook -i $(LAB_INVENTORY) playbooks/site.yml
+	$(STAGE) tour ansible-playbook -i $(LAB_INVENTORY) tests/lab/tour.yml
+	@echo "=== timings"; cat $(PERCH_TIMINGS)
+
+lab-destroy: deps
+	ansible-playbook -i $(LAB_INVENTORY) tests/lab/down.yml
+
+build: deps
+	mkdir -p .cache/dist
+	ansible-galaxy collection build --force --output-path .cache/dist
+
+bench: deps
+	$(STAGE) bench python bench/run.py
+
+clean: lab-destroy
+	rm -rf .cache/dist
