@@ -35,6 +35,7 @@ lint: deps
 
 unit: deps
 	$(STAGE) unit pytest -q tests/unit
+	$(STAGE) collection scripts/check-collection
 
 molecule: image
 	for s in $(SCENARIOS); do $(STAGE) molecule-$$s molecule test -s $$s; done

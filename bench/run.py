@@ -1,0 +1,141 @@
+#!/usr/bin/env python3
+"""`make bench`: run every benchmark in bench/ and write one table.
+
+Each benchmark is a script `bench/<name>.py` that accepts `--json PATH` and writes
+{"rows": [{"metric", "median", "min", "max", "unit", "runs", "target", "ok"}], "curves": {...}}.
+A benchmark whose script is missing, or that fails, is reported as "not available" with the reason:
+never a made-up number.
+"""
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+# (script, what it measures), in the order of the table
+BENCHMARKS = [
+    ("geo_map", "geo_map + zone rendering scaling"),
+    ("edge", "cache edge: HIT vs static, large files, apt hit ratio"),
+    ("dns_qps", "GeoDNS: geoip vs static zone QPS"),
+    ("anycast", "anycast failover and BFD hard-failure time"),
+    ("drain", "drain: failed requests and wall time"),
+    ("site", "site.yml cold vs idempotent, and scaling with edges"),
+]
+
+
+def machine():
+    mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    py = platform.python_version()
+    return f"{platform.system()} {platform.release()}, {os.cpu_count()} cores, {mem:.0f} GiB, Python {py}"
+
+
+def run_one(name, timeout):
+    script = HERE / f"{name}.py"
+    if not script.exists():
+        return {"available": False, "reason": f"bench/{name}.py does not exist yet"}
+    with tempfile.NamedTemporaryFile(suffix=".json", delete=False) as tmp:
+        out = tmp.name
+    start = time.monotonic()
+    try:
+        proc = subprocess.run([sys.executable, str(script), "--json", out], capture_output=True, text=True,
+                              timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return {"available": False, "reason": f"timed out after {timeout}s"}
+    took = time.monotonic() - start
+    sys.stderr.write(proc.stdout[-3000:] + proc.stderr[-3000:])
+    if proc.returncode != 0:
+        tail = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or ["no output"]
+        return {"available": False, "reason": f"exit {proc.returncode}: {tail[0][:200]}"}
+    try:
+        data = json.loads(Path(out).read_text())
+    except (OSError, ValueError) as exc:
+        return {"available": False, "reason": f"no JSON result ({exc})"}
+    finally:
+        Path(out).unlink(missing_ok=True)
+    data["available"] = True
+    data["seconds"] = round(took, 1)
+    return data
+
+
+def fmt(v):
+    if isinstance(v, float):
+        return f"{v:.3g}" if abs(v) < 1000 else f"{v:,.0f}"
+    return str(v)
+
+
+def table(results, when):
+    lines = [f"Measured {when} on {machine()}.", "",
+             "| benchmark | metric | median | min | max | unit | runs | target | met |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    for name, _ in BENCHMARKS:
+        res = results[name]
+        if not res["available"]:
+            lines.append(f"| {name} | not available: {res['reason']} | | | | | | | |")
+            continue
+        for row in res.get("rows", []):
+            met = {True: "yes", False: "**no**"}.get(row.get("ok"), "")
+            lines.append("| {} | {} | {} | {} | {} | {} | {} | {} | {} |".format(
+                name, row["metric"], fmt(row["median"]), fmt(row.get("min", "")), fmt(row.get("max", "")),
+                row.get("unit", ""), row.get("runs", ""), row.get("target", ""), met))
+    return "\n".join(lines) + "\n"
+
+
+def plot(results, path):
+    curves = {f"{n}: {k}": v for n, r in results.items() if r["available"] for k, v in r.get("curves", {}).items()}
+    if not curves:
+        return False
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, len(curves), figsize=(6 * len(curves), 4.5), squeeze=False)
+    for ax, (title, c) in zip(axes[0], curves.items(), strict=True):
+        for label, pts in c["series"].items():
+            xs = [p[0] for p in pts]
+            ax.errorbar(xs, [p[1] for p in pts], yerr=[[p[1] - p[2] for p in pts], [p[3] - p[1] for p in pts]],
+                        marker="o", capsize=3, label=label)
+        ax.set_xscale(c.get("xscale", "linear"))
+        ax.set_yscale(c.get("yscale", "linear"))
+        ax.set_xlabel(c["x"])
+        ax.set_ylabel(c["y"])
+        ax.set_title(title)
+        ax.grid(True, alpha=0.3)
+        ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    return True
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--only", nargs="*", help="run only these benchmarks")
+    ap.add_argument("--timeout", type=int, default=900, help="per benchmark, seconds")
+    args = ap.parse_args()
+    when = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    results = {}
+    for name, what in BENCHMARKS:
+        if args.only and name not in args.only:
+            results[name] = {"available": False, "reason": "not run (--only)"}
+            continue
+        print(f"=== bench {name}: {what}", flush=True)
+        results[name] = run_one(name, args.timeout)
+    out = HERE / "results"
+    out.mkdir(exist_ok=True)
+    (out / "latest.json").write_text(json.dumps({"date": when, "machine": machine(), "results": results}, indent=1))
+    md = table(results, when)
+    if plot(results, out / "scaling.png"):
+        md += "\n![scaling curves](scaling.png)\n"
+    (out / "latest.md").write_text(md)
+    print(md)
+
+
+if __name__ == "__main__":
+    main()

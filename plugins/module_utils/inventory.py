@@ -1,0 +1,357 @@
+# Copyright: perch.cdn contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The perch.cdn inventory model: normalisation and validation (see docs/inventory.md).
+
+Everything here is pure Python on plain data so it runs on the controller before any host is
+touched and is unit-testable without Ansible. Errors are CdnInventoryError; the filter plugins
+prefix the message with their FQCN and re-raise AnsibleFilterError.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterable, Mapping
+
+from ansible_collections.perch.cdn.plugins.module_utils.geodata import CONTINENTS, COUNTRIES
+
+try:
+    import netaddr
+except ImportError:  # pragma: no cover - reported by the filters with a clear message
+    netaddr = None
+
+STATES = ("active", "drained")
+SERVICE_KINDS = ("web", "apt", "files")
+SITE_KEYS = ("country", "continent", "lat", "lon", "provider", "state", "weight")
+NODE_KEYS = ("site", "ipv4", "ipv6", "state")
+SERVICE_KEYS = ("kind", "aliases")
+POLICY_KEYS = ("failover_depth", "avoid", "pin")
+DEFAULT_FAILOVER_DEPTH = 3
+# names that end up as DNS labels (sites, services, nameservers)
+LABEL_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
+_LABEL = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
+HOSTNAME_RE = re.compile(rf"^(?=.{{1,253}}$)(?:{_LABEL}\.)*{_LABEL}$")
+
+
+class CdnInventoryError(ValueError):
+    """Bad inventory data; the message names the entry and the field."""
+
+
+def _fail(what: str, field: str, msg: str) -> CdnInventoryError:
+    return CdnInventoryError(f"{what}: field '{field}': {msg}")
+
+
+def _is_number(value) -> bool:
+    # bool is an int subclass; `lat: true` is a typo, not a coordinate
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _is_int(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _mapping(value, what: str) -> Mapping:
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise CdnInventoryError(f"{what} must be a mapping, got {type(value).__name__}")
+    return value
+
+
+def _name_list(value, what: str, field: str) -> list[str]:
+    if isinstance(value, str) or not isinstance(value, Iterable) or isinstance(value, Mapping):
+        raise _fail(what, field, f"must be a list of names, got {value!r}")
+    names = list(value)
+    for name in names:
+        if not isinstance(name, str) or not name:
+            raise _fail(what, field, f"entries must be non-empty strings, got {name!r}")
+    return names
+
+
+# ---------------------------------------------------------------- sites
+
+def normalize_site(name, site) -> dict:
+    """Validate one site and return it with defaults filled in (state active, provider/weight None)."""
+    what = f"site {name!r}"
+    if not isinstance(name, str) or not LABEL_RE.match(name):
+        raise CdnInventoryError(f"{what}: site names must be DNS labels (a-z, 0-9, '-'), got {name!r}")
+    if not isinstance(site, Mapping):
+        raise CdnInventoryError(f"{what} must be a mapping, got {type(site).__name__}")
+    unknown = sorted(str(k) for k in site if k not in SITE_KEYS)
+    if unknown:
+        raise _fail(what, unknown[0], f"unknown field (allowed: {', '.join(SITE_KEYS)})")
+    for field in ("country", "continent", "lat", "lon"):
+        if site.get(field) is None:
+            raise _fail(what, field, "missing")
+    country = site["country"]
+    if not isinstance(country, str) or country not in COUNTRIES:
+        raise _fail(what, "country", f"unknown ISO 3166-1 alpha-2 country code {country!r} (use upper case, e.g. 'DE')")
+    continent = site["continent"]
+    if not isinstance(continent, str) or continent not in CONTINENTS:
+        raise _fail(what, "continent", f"unknown continent code {continent!r} (one of {', '.join(CONTINENTS)})")
+    for field, limit in (("lat", 90), ("lon", 180)):
+        value = site[field]
+        if not _is_number(value) or not -limit <= value <= limit:
+            raise _fail(what, field, f"must be a number in -{limit}..{limit}, got {value!r}")
+    state = site.get("state", "active")
+    if state is None:
+        state = "active"
+    if state not in STATES:
+        raise _fail(what, "state", f"unknown state {state!r} (one of {', '.join(STATES)})")
+    provider = site.get("provider")
+    if provider is not None and (not isinstance(provider, str) or not provider):
+        raise _fail(what, "provider", f"must be a non-empty string, got {provider!r}")
+    weight = site.get("weight")
+    if weight is not None and (not _is_int(weight) or not 0 <= weight <= 65535):
+        raise _fail(what, "weight", f"must be an integer in 0..65535, got {weight!r}")
+    return {
+        "country": country,
+        "continent": continent,
+        "lat": float(site["lat"]),
+        "lon": float(site["lon"]),
+        "provider": provider,
+        "state": state,
+        "weight": weight,
+    }
+
+
+def normalize_sites(sites) -> dict[str, dict]:
+    """Validate cdn_sites; return {name: site} sorted by name, defaults filled in."""
+    sites = _mapping(sites, "cdn_sites")
+    if not sites:
+        raise CdnInventoryError("cdn_sites is empty: define at least one site")
+    return {name: normalize_site(name, sites[name]) for name in sorted(sites, key=str)}
+
+
+# ---------------------------------------------------------------- policy
+
+def normalize_policy(policy, sites: Mapping[str, dict]) -> dict:
+    """Validate cdn_policy against the (normalised) sites; return {failover_depth, avoid, pin}."""
+    policy = _mapping(policy, "cdn_policy")
+    unknown = sorted(str(k) for k in policy if k not in POLICY_KEYS)
+    if unknown:
+        raise _fail("cdn_policy", unknown[0], f"unknown field (allowed: {', '.join(POLICY_KEYS)})")
+    depth = policy.get("failover_depth", DEFAULT_FAILOVER_DEPTH)
+    if depth is None:
+        depth = DEFAULT_FAILOVER_DEPTH
+    if not _is_int(depth) or depth < 1:
+        raise _fail("cdn_policy", "failover_depth", f"must be an integer >= 1, got {depth!r}")
+    providers = {s["provider"] for s in sites.values() if s["provider"]}
+
+    avoid = {}
+    for cc, names in sorted(_mapping(policy.get("avoid"), "cdn_policy.avoid").items(), key=lambda kv: str(kv[0])):
+        what = f"cdn_policy.avoid entry {cc!r}"
+        if cc not in COUNTRIES:
+            raise _fail(what, "country", f"unknown ISO 3166-1 alpha-2 country code {cc!r}")
+        names = _name_list(names, what, "avoid")
+        for n in names:
+            if n not in sites and n not in providers:
+                raise _fail(what, "avoid", f"{n!r} is neither a site nor a provider in cdn_sites")
+        avoid[cc] = sorted(set(names))
+
+    pin = {}
+    for cc, names in sorted(_mapping(policy.get("pin"), "cdn_policy.pin").items(), key=lambda kv: str(kv[0])):
+        what = f"cdn_policy.pin entry {cc!r}"
+        if cc not in COUNTRIES:
+            raise _fail(what, "country", f"unknown ISO 3166-1 alpha-2 country code {cc!r}")
+        names = _name_list(names, what, "pin")
+        if not names:
+            raise _fail(what, "pin", "must list at least one site")
+        for n in names:
+            if n not in sites:
+                raise _fail(what, "pin", f"unknown site {n!r}")
+            if is_avoided(n, sites[n], avoid.get(cc, ())):
+                raise _fail(what, "pin", f"site {n!r} is also in cdn_policy.avoid for {cc}")
+        if len(set(names)) != len(names):
+            raise _fail(what, "pin", f"lists a site twice: {names!r}")
+        pin[cc] = list(names)
+    return {"failover_depth": depth, "avoid": avoid, "pin": pin}
+
+
+def is_avoided(name: str, site: Mapping, avoided: Iterable[str]) -> bool:
+    avoided = set(avoided)
+    return name in avoided or (site.get("provider") is not None and site["provider"] in avoided)
+
+
+# ---------------------------------------------------------------- nodes
+
+def _need_netaddr():
+    if netaddr is None:
+        raise CdnInventoryError("the python library 'netaddr' is required on the controller (pip install netaddr)")
+
+
+def _address(value, version: int, what: str, field: str) -> str:
+    _need_netaddr()
+    if not isinstance(value, str):
+        raise _fail(what, field, f"{value!r} is not an IPv{version} address")
+    try:
+        addr = netaddr.IPAddress(value, version=version)
+    except (netaddr.AddrFormatError, ValueError, TypeError):
+        raise _fail(what, field, f"{value!r} is not an IPv{version} address") from None
+    return str(addr)
+
+
+def cdn_nodes(hostvars, hosts) -> dict[str, dict]:
+    """{node: {site, ipv4, ipv6, state}} from hostvars for the given hosts; no validation here."""
+    nodes = {}
+    for host in sorted(set(hosts or ())):
+        if host not in hostvars:
+            raise CdnInventoryError(f"node {host!r}: not in the inventory (no hostvars)")
+        hv = hostvars[host]
+        state = hv.get("cdn_state")
+        nodes[host] = {
+            "site": hv.get("cdn_site"),
+            "ipv4": hv.get("cdn_ipv4"),
+            "ipv6": hv.get("cdn_ipv6") or None,
+            "state": "active" if state is None else state,
+        }
+    return nodes
+
+
+def normalize_nodes(nodes, sites: Mapping[str, dict]) -> dict[str, dict]:
+    """Validate nodes (as from cdn_nodes) against the sites; addresses come back canonical."""
+    nodes = _mapping(nodes, "nodes")
+    out = {}
+    seen = {}
+    for name in sorted(nodes, key=str):
+        node = nodes[name]
+        what = f"node {name!r}"
+        if not isinstance(node, Mapping):
+            raise CdnInventoryError(f"{what} must be a mapping, got {type(node).__name__}")
+        unknown = sorted(str(k) for k in node if k not in NODE_KEYS)
+        if unknown:
+            raise _fail(what, unknown[0], f"unknown field (allowed: {', '.join(NODE_KEYS)})")
+        site = node.get("site")
+        if site is None:
+            raise _fail(what, "cdn_site", "missing")
+        if site not in sites:
+            raise _fail(what, "cdn_site", f"{site!r} is not a key of cdn_sites")
+        if node.get("ipv4") is None:
+            raise _fail(what, "cdn_ipv4", "missing")
+        ipv4 = _address(node["ipv4"], 4, what, "cdn_ipv4")
+        ipv6 = None if node.get("ipv6") is None else _address(node["ipv6"], 6, what, "cdn_ipv6")
+        state = node.get("state", "active")
+        if state is None:
+            state = "active"
+        if state not in STATES:
+            raise _fail(what, "cdn_state", f"unknown state {state!r} (one of {', '.join(STATES)})")
+        for field, addr in (("cdn_ipv4", ipv4), ("cdn_ipv6", ipv6)):
+            if addr is None:
+                continue
+            if addr in seen:
+                raise _fail(what, field, f"{addr} is already the address of node {seen[addr]!r}")
+            seen[addr] = name
+        out[name] = {"site": site, "ipv4": ipv4, "ipv6": ipv6, "state": state}
+    return out
+
+
+def serving_sites(sites, edge_nodes) -> dict[str, dict]:
+    """sites where every site without an active edge node gets state drained (input not modified)."""
+    sites = _mapping(sites, "cdn_sites")
+    edge_nodes = _mapping(edge_nodes, "edge_nodes")
+    serving = {n.get("site") for n in edge_nodes.values()
+               if isinstance(n, Mapping) and (n.get("state") or "active") == "active"}
+    out = {}
+    for name in sorted(sites, key=str):
+        site = dict(sites[name]) if isinstance(sites[name], Mapping) else sites[name]
+        if name not in serving and isinstance(site, dict):
+            site["state"] = "drained"
+        out[name] = site
+    return out
+
+
+# ---------------------------------------------------------------- services and prefixes
+
+def normalize_services(services) -> dict[str, dict]:
+    services = _mapping(services, "cdn_services")
+    if not services:
+        raise CdnInventoryError("cdn_services is empty: define at least one service")
+    out = {}
+    for name in sorted(services, key=str):
+        svc = services[name]
+        what = f"service {name!r}"
+        if not isinstance(name, str) or not LABEL_RE.match(name):
+            raise CdnInventoryError(f"{what}: service names must be DNS labels (a-z, 0-9, '-'), got {name!r}")
+        if name in RESERVED_LABELS:
+            raise CdnInventoryError(f"{what}: the name is reserved for {RESERVED_LABELS[name]}")
+        svc = _mapping(svc, what)
+        unknown = sorted(str(k) for k in svc if k not in SERVICE_KEYS)
+        if unknown:
+            raise _fail(what, unknown[0], f"unknown field (allowed: {', '.join(SERVICE_KEYS)})")
+        kind = svc.get("kind")
+        if kind not in SERVICE_KINDS:
+            raise _fail(what, "kind", f"unknown kind {kind!r} (one of {', '.join(SERVICE_KINDS)})")
+        aliases = _name_list(svc.get("aliases") or [], what, "aliases")
+        for alias in aliases:
+            if not HOSTNAME_RE.match(alias):
+                raise _fail(what, "aliases", f"{alias!r} is not a lower-case host name")
+        out[name] = {"kind": kind, "aliases": aliases}
+    return out
+
+
+# labels the zone renderer uses for itself
+RESERVED_LABELS = {"whoami": "the debug TXT record", "site": "per-site records"}
+
+
+def normalize_prefixes(prefixes) -> list[str]:
+    _need_netaddr()
+    if prefixes is None:
+        return []
+    prefixes = _name_list(prefixes, "cdn_anycast_prefixes", "cdn_anycast_prefixes")
+    nets = []
+    for p in prefixes:
+        what = f"cdn_anycast_prefixes entry {p!r}"
+        try:
+            net = netaddr.IPNetwork(p)
+        except (netaddr.AddrFormatError, ValueError, TypeError):
+            raise _fail(what, "prefix", "is not an IP prefix (CIDR)") from None
+        if "/" not in p:
+            raise _fail(what, "prefix", "needs a prefix length (e.g. 203.0.113.0/24)")
+        if net.ip != net.network:
+            raise _fail(what, "prefix", f"has host bits set (did you mean {net.cidr}?)")
+        for other_p, other in nets:
+            if net.version == other.version and (net.first <= other.last and other.first <= net.last):
+                raise _fail(what, "prefix", f"overlaps {other_p!r}")
+        nets.append((p, net))
+    return [str(net) for _, net in sorted(nets, key=lambda pn: (pn[1].version, pn[1].first, pn[1].prefixlen))]
+
+
+# ---------------------------------------------------------------- everything
+
+def validate(sites, nodes, services, policy, anycast_prefixes, edges=None, zone=None) -> bool:
+    """Validate the whole inventory; raise CdnInventoryError on the first problem, else True.
+
+    edges: optional names of the cdn_edges hosts; when given, sites without an active edge count
+    as drained for the "every country keeps an answer" check. zone: optional cdn_zone to check.
+    """
+    # local import: geo imports this module
+    from ansible_collections.perch.cdn.plugins.module_utils.geo import build_geo_map
+
+    if zone is not None and (not isinstance(zone, str) or "." not in zone
+                             or not HOSTNAME_RE.match(zone.rstrip(".").lower())):
+        raise _fail("cdn_zone", "cdn_zone", f"{zone!r} is not a domain name (e.g. cdn.example.org)")
+    norm_sites = normalize_sites(sites)
+    norm_policy = normalize_policy(policy, norm_sites)
+    norm_nodes = normalize_nodes(nodes, norm_sites)
+    normalize_services(services)
+    prefixes = normalize_prefixes(anycast_prefixes)
+    nets = [netaddr.IPNetwork(p) for p in prefixes]
+    for name, node in norm_nodes.items():
+        for field in ("ipv4", "ipv6"):
+            addr = node[field]
+            if addr is None:
+                continue
+            for net in nets:
+                if netaddr.IPAddress(addr) in net:
+                    raise _fail(f"node {name!r}", f"cdn_{field}",
+                                f"unicast address {addr} lies inside anycast prefix {net}")
+    check_sites = norm_sites
+    if edges is not None:
+        edges = _name_list(edges, "edges", "edges")
+        for e in edges:
+            if e not in norm_nodes:
+                raise CdnInventoryError(f"edge {e!r}: not among the validated nodes")
+        check_sites = serving_sites(norm_sites, {e: norm_nodes[e] for e in edges})
+    # raises on any country left without an answer
+    build_geo_map(check_sites, norm_policy, _normalized=True)
+    return True
