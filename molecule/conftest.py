@@ -9,7 +9,8 @@ import os
 import pytest
 import testinfra
 
-os.environ.setdefault("CONTAINERS_CONF", os.path.join(os.path.dirname(__file__), "..", "tests", "lab", "containers.conf"))
+HERE = os.path.dirname(os.path.abspath(__file__))
+os.environ.setdefault("CONTAINERS_CONF", os.path.join(HERE, "..", "tests", "lab", "containers.conf"))
 
 
 @pytest.fixture(scope="session")

@@ -57,7 +57,7 @@ def test_no_recursion(node):
 
 
 def test_drained_site_disappears_then_returns(node):
-    res = converge("-e", "@" + os.path.join(SCENARIO, "drained.yml"))
+    res = converge("-e", "@" + os.path.join(SCENARIO, "vars", "drained.yml"))
     assert res.returncode == 0, res.stdout[-2000:]
     for server in SERVERS:
         for subnet in EXPECTED:

@@ -1,0 +1,221 @@
+"""perch.cdn.tls as a user sees it: HTTPS through each edge with the lab CA, a rotation under load
+without a failed request, and bad certificates refused before any edge changes.
+
+The tests run in file order: serve v1, refuse the bad ones (still v1), rotate to v2, report.
+"""
+
+import json
+import os
+import re
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[3]
+INVENTORY = ROOT / "molecule" / "tls" / "inventory" / "hosts.yml"
+LAB = ROOT / ".cache" / "tls-molecule"
+EDGES = {"tls-edge1": "198.18.5.11", "tls-edge2": "198.18.5.12"}
+HOSTNAMES = ["www.cdn.lab.example", "deb.cdn.lab.example", "download.cdn.lab.example"]
+CA = "/usr/local/share/labca.pem"
+
+
+def playbook_env():
+    env = dict(os.environ)
+    env.update(
+        MOLECULE_PROJECT_DIRECTORY=str(ROOT),
+        ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"),
+        ANSIBLE_COLLECTIONS_PATH=str(ROOT / ".cache" / "collections"),
+        ANSIBLE_FORCE_COLOR="0",
+        ANSIBLE_NOCOLOR="1",
+    )
+    return env
+
+
+def playbook_cmd(name, *args):
+    return ["ansible-playbook", "-i", str(INVENTORY), str(ROOT / "playbooks" / name), *args]
+
+
+def playbook(name, *args):
+    return subprocess.run(playbook_cmd(name, *args), env=playbook_env(), capture_output=True, text=True, timeout=300)
+
+
+def lab_serial(name):
+    out = subprocess.check_output(
+        ["openssl", "x509", "-noout", "-serial", "-in", str(LAB / name / "cert.pem")], text=True
+    )
+    return out.strip().split("=")[1].upper()
+
+
+def served_serial(node, edge, hostname=HOSTNAMES[0]):
+    cmd = (
+        f"openssl s_client -connect {EDGES[edge]}:443 -servername {hostname} </dev/null 2>/dev/null"
+        " | openssl x509 -noout -serial"
+    )
+    return node("tls-client").check_output(cmd).strip().split("=")[1].upper()
+
+
+def curl(edge, hostname):
+    return f"curl -sf --max-time 5 --cacert {CA} --resolve {hostname}:443:{EDGES[edge]} https://{hostname}/"
+
+
+@pytest.mark.parametrize("edge", sorted(EDGES))
+def test_key_files_are_private(node, edge):
+    host = node(edge)
+    assert host.file("/etc/perch/tls").mode == 0o700
+    link = host.file("/etc/perch/tls/cdn")
+    assert link.is_symlink
+    version_dir = host.file(link.linked_to)
+    assert version_dir.is_directory and version_dir.user == "root" and version_dir.mode == 0o700
+    key = host.file("/etc/perch/tls/cdn/privkey.pem")
+    assert key.user == "root" and key.group == "root" and key.mode == 0o600
+
+
+@pytest.mark.parametrize("edge", sorted(EDGES))
+@pytest.mark.parametrize("hostname", HOSTNAMES)
+def test_https_through_each_edge_with_the_lab_ca(node, edge, hostname):
+    assert node("tls-client").check_output(curl(edge, hostname)).strip() == edge
+
+
+@pytest.mark.parametrize("edge", sorted(EDGES))
+def test_edges_serve_the_first_certificate(node, edge):
+    assert served_serial(node, edge) == lab_serial("cdn-v1")
+
+
+BAD = {
+    "mismatched-key": (["-e", "tls_test_cert=v2", "-e", "tls_test_key=v1"], "private key does not match"),
+    "expired": (["-e", "tls_test_cert=expired"], "expired on"),
+    "missing-hostname": (["-e", "tls_test_cert=nodl"], "does not cover hostname download.cdn.lab.example"),
+    "expires-in-3-days": (["-e", "tls_test_cert=3days"], "tls_min_days_valid is 14"),
+    "incomplete-chain": (["-e", "tls_test_cert=v2", "-e", "tls_test_chain=false"], "chain is incomplete"),
+}
+
+
+@pytest.fixture(scope="module")
+def refused(node):
+    """Try every bad certificate at once (each run stops before any edge task, so they cannot interfere)."""
+    links = {e: node(e).check_output("readlink /etc/perch/tls/cdn") for e in EDGES}
+    runs = {
+        case: subprocess.Popen(
+            playbook_cmd("rotate_certs.yml", *args),
+            env=playbook_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        )
+        for case, (args, _) in BAD.items()
+    }  # fmt: skip
+    results = {case: (run.communicate(timeout=300)[0], run.returncode) for case, run in runs.items()}
+    return links, results
+
+
+@pytest.mark.parametrize("case", list(BAD))
+def test_bad_certificate_is_refused_before_any_edge_changes(node, refused, case):
+    _, reason = BAD[case]
+    links, results = refused
+    out, returncode = results[case]
+    assert returncode != 0, out
+    assert "certificate 'cdn'" in out and reason in out, out
+    assert "Install each certificate" not in out, "an edge task ran"
+    for edge in EDGES:
+        assert node(edge).check_output("readlink /etc/perch/tls/cdn") == links[edge]
+        assert served_serial(node, edge) == lab_serial("cdn-v1")
+        assert node("tls-client").check_output(curl(edge, HOSTNAMES[0])).strip() == edge
+
+
+LOOP = f"""
+rm -f /tmp/tls-stop /tmp/tls-result; ok=0; fail=0
+while [ ! -e /tmp/tls-stop ]; do
+  for ip in {" ".join(EDGES.values())}; do
+    if curl -sf -o /dev/null --max-time 5 --cacert {CA} --resolve {HOSTNAMES[0]}:443:$ip https://{HOSTNAMES[0]}/
+    then ok=$((ok+1)); else fail=$((fail+1)); fi
+  done
+done
+echo "$ok $fail" > /tmp/tls-result
+"""
+
+
+def test_rotation_changes_the_serial_without_a_failed_request(node):
+    client = node("tls-client")
+    env = dict(os.environ, CONTAINERS_CONF=str(ROOT / "tests" / "lab" / "containers.conf"))
+    loop = subprocess.Popen(["podman", "exec", "tls-client", "sh", "-c", LOOP], env=env)
+    try:
+        time.sleep(2)
+        run = playbook("rotate_certs.yml", "-v", "--diff", "-e", "tls_test_cert=v2")
+        time.sleep(2)
+    finally:
+        client.run("touch /tmp/tls-stop")
+        loop.wait(timeout=30)
+    out = run.stdout + run.stderr
+    assert run.returncode == 0, out
+    ok, fail = (int(n) for n in client.check_output("cat /tmp/tls-result").split())
+    print(f"rotation: {ok + fail} requests, {fail} failed")
+    (LAB / "rotation.txt").write_text(f"{ok + fail} requests, {fail} failed\n")
+    assert ok > 20 and fail == 0, (ok, fail)
+    for edge in EDGES:
+        assert served_serial(node, edge) == lab_serial("cdn-v2") != lab_serial("cdn-v1")
+    # no key material in a verbose run with --diff
+    assert "PRIVATE KEY" not in out
+    # the first base64 line of the key holds the private scalar (later lines repeat the public key)
+    assert (LAB / "cdn-v2" / "privkey.pem").read_text().splitlines()[1] not in out
+
+
+def changed(stdout, host):
+    """The changed= count of a host in the play recap."""
+    return [int(n) for n in re.findall(rf"^{host}\s+:.*\bchanged=(\d+)", stdout, re.M)]
+
+
+def v2_certificates(cert, key, chain):
+    return json.dumps(
+        {"tls_certificates": [{"name": "cdn", "hostnames": HOSTNAMES, "cert": cert, "key": key, "chain": chain}]}
+    )
+
+
+def test_a_second_rotation_with_a_vault_encrypted_key_changes_nothing(tmp_path):
+    password = tmp_path / "vault-password"
+    password.write_text("lab only\n")
+    vaulted = tmp_path / "privkey.pem.vault"
+    subprocess.run(
+        ["ansible-vault", "encrypt", "--vault-password-file", str(password), "--output", str(vaulted),
+         str(LAB / "cdn-v2" / "privkey.pem")],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    extra = v2_certificates(str(LAB / "cdn-v2" / "cert.pem"), str(vaulted), str(LAB / "intermediate.pem"))
+    run = playbook("rotate_certs.yml", "-e", "tls_rotate_serial=2", "--vault-password-file", str(password), "-e", extra)
+    assert run.returncode == 0, run.stdout
+    for edge in EDGES:
+        assert changed(run.stdout, edge) == [0], run.stdout
+
+
+def test_the_host_source_gives_the_same_material(node):
+    env = dict(os.environ, CONTAINERS_CONF=str(ROOT / "tests" / "lab" / "containers.conf"))
+    node("tls-client").check_output("install -d -m 0700 /root/tls-src")
+    for src, dest in [
+        ("cdn-v2/cert.pem", "cert.pem"),
+        ("cdn-v2/privkey.pem", "privkey.pem"),
+        ("intermediate.pem", "chain.pem"),
+    ]:
+        subprocess.run(["podman", "cp", str(LAB / src), f"tls-client:/root/tls-src/{dest}"], env=env, check=True)
+    extra = v2_certificates("/root/tls-src/cert.pem", "/root/tls-src/privkey.pem", "/root/tls-src/chain.pem")
+    run = playbook(
+        "rotate_certs.yml",
+        "-e",
+        "tls_rotate_serial=2",
+        "-e",
+        "tls_source=host",
+        "-e",
+        "tls_source_host=tls-client",
+        "-e",
+        extra,
+    )
+    assert run.returncode == 0, run.stdout
+    for edge in EDGES:
+        assert changed(run.stdout, edge) == [0], run.stdout
+        assert served_serial(node, edge) == lab_serial("cdn-v2")
+
+
+def test_cert_report_lists_days_left_per_edge():
+    run = playbook("cert_report.yml")
+    assert run.returncode == 0, run.stdout
+    for edge in EDGES:
+        line = next(x for x in run.stdout.splitlines() if edge in x and "days left" in x)
+        days = float(line.split("days left")[0].split()[-1])
+        assert 88 <= days <= 90, line
