@@ -21,7 +21,7 @@ help:
 	@echo "make bench        run bench/ against the lab"
 
 deps:
-	@mkdir -p .cache; : > $(PERCH_TIMINGS)
+	@mkdir -p .cache
 	$(STAGE) deps scripts/bootstrap
 
 image: deps
@@ -40,12 +40,16 @@ unit: deps
 molecule: image
 	for s in $(SCENARIOS); do $(STAGE) molecule-$$s molecule test -s $$s; done
 
-test: deps
+test:
+	@mkdir -p .cache; : > $(PERCH_TIMINGS)
+	$(MAKE) --no-print-directory deps
 	$(MAKE) --no-print-directory lint unit molecule
 	@echo "=== timings"; cat $(PERCH_TIMINGS)
 
-lab: image
-	python scripts/make-test-mmdb .cache/lab-geoip.mmdb
+lab:
+	@mkdir -p .cache; : > $(PERCH_TIMINGS)
+	$(MAKE) --no-print-directory image
+	test -s .cache/lab-geoip.mmdb || python scripts/make-test-mmdb .cache/lab-geoip.mmdb
 	$(STAGE) lab-up ansible-playbook -i $(LAB_INVENTORY) tests/lab/up.yml
 	$(STAGE) site ansible-playbook -i $(LAB_INVENTORY) playbooks/site.yml
 	$(STAGE) tour ansible-playbook -i $(LAB_INVENTORY) tests/lab/tour.yml
