@@ -31,7 +31,7 @@ image: deps
 lint: deps
 	$(STAGE) yamllint yamllint -s .
 	$(STAGE) ansible-lint ansible-lint --profile production
-	$(STAGE) ruff ruff check plugins tests bench
+	$(STAGE) ruff ruff check plugins tests bench molecule
 
 unit: deps
 	$(STAGE) unit pytest -q tests/unit

@@ -23,15 +23,16 @@ def test_report_counts_the_requests_that_reached_the_origin(node):
 
 
 def test_reports_are_served_only_to_the_allow_list(node):
-    assert node(ORIGIN).check_output("curl -s -o /dev/null -w '%{http_code}' http://198.18.6.10:8081/report.json") == "200"
-    assert node("privacy-client").check_output(
-        "curl -s -o /dev/null -w '%{http_code}' http://198.18.6.10:8081/report.json") == "403"
+    cmd = "curl -s -o /dev/null -w '%{http_code}' http://198.18.6.10:8081/report.json"
+    assert node(ORIGIN).check_output(cmd) == "200"
+    assert node("privacy-client").check_output(cmd) == "403"
 
 
 def test_retention_timer_shreds_old_logs_and_keeps_reports(node):
     origin = node(ORIGIN)
-    origin.check_output("head -c 4096 /dev/urandom > /var/log/nginx/access.log.9 && touch -d '10 days ago' /var/log/nginx/access.log.9")
-    origin.check_output("head -c 100 /dev/urandom > /var/log/nginx/access.log.2 && touch -d '2 days ago' /var/log/nginx/access.log.2")
+    for name, age in (("access.log.9", "10 days ago"), ("access.log.2", "2 days ago")):
+        path = f"/var/log/nginx/{name}"
+        origin.check_output(f"head -c 4096 /dev/urandom > {path} && touch -d '{age}' {path}")
     assert origin.service("perch-log-retention.timer").is_enabled
     origin.check_output("systemctl start perch-log-retention.service")
     assert not origin.file("/var/log/nginx/access.log.9").exists
