@@ -9,7 +9,7 @@ export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 export PERCH_TIMINGS ?= $(CURDIR)/.cache/timings.txt
 STAGE := $(CURDIR)/scripts/stage
 # Scenarios run by `make test`, in order. Each is multi-host; keep the list short (45 min budget).
-SCENARIOS ?= default geodns tls privacy
+SCENARIOS ?= default geodns tls privacy anycast
 LAB_INVENTORY := inventories/lab
 
 .PHONY: help deps image lint unit molecule test lab lab-up lab-tour lab-destroy build bench clean
@@ -51,6 +51,7 @@ lab:
 	$(MAKE) --no-print-directory image
 	test -s .cache/lab-geoip.mmdb || python scripts/make-test-mmdb .cache/lab-geoip.mmdb
 	$(STAGE) lab-up ansible-playbook -i $(LAB_INVENTORY) tests/lab/up.yml
+	$(STAGE) router ansible-playbook -i $(LAB_INVENTORY) tests/lab/router.yml
 	$(STAGE) site ansible-playbook -i $(LAB_INVENTORY) playbooks/site.yml
 	$(STAGE) tour ansible-playbook -i $(LAB_INVENTORY) tests/lab/tour.yml
 	@echo "=== timings"; cat $(PERCH_TIMINGS)
