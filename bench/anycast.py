@@ -1,0 +1,125 @@
+#!/usr/bin/env python3
+"""Anycast failover times, measured at the router's kernel table.
+
+Usage: bench/anycast.py [--trials 10] [--json PATH]
+Brings up the `anycast` Molecule scenario (router, two edges announcing 203.0.113.0/24 with BFD
+100 ms x 3, a client), then runs each trial with `ip -ts monitor route` on the router:
+- failover: `systemctl stop nginx` on an edge -> the router's kernel route loses that next hop
+  (health checker: 0.2 s interval, fall 2, then BGP withdraw);
+- hard failure: `podman pause` of an edge -> the next hop goes (BFD detects the dead peer).
+Start times are read inside the edge, or on the host for pause; containers share the host clock.
+The scenario is destroyed at the end.
+"""
+
+import argparse
+import json
+import os
+import re
+import statistics
+import subprocess
+import time
+from datetime import datetime
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ENV = dict(os.environ, CONTAINERS_CONF=os.path.join(ROOT, "tests", "lab", "containers.conf"),
+           ANSIBLE_COLLECTIONS_PATH=os.path.join(ROOT, ".cache", "collections"),
+           ANSIBLE_CONFIG=os.path.join(ROOT, "ansible.cfg"))
+EDGE, EDGE_IP, OTHER_IP = "anycast-edge1", "198.19.4.11", "198.19.4.12"
+
+
+def sh(*cmd, check=True):
+    return subprocess.run(cmd, check=check, capture_output=True, text=True, env=ENV, cwd=ROOT)
+
+
+def pexec(name, script, check=True):
+    return sh("podman", "exec", name, "bash", "-c", script, check=check)
+
+
+def paths():
+    return set(re.findall(r"via (198\.19\.4\.\d+)", pexec("anycast-router", "ip route show 203.0.113.0/24").stdout))
+
+
+def wait(cond, timeout=20):
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if cond():
+            return
+        time.sleep(0.1)
+    raise SystemExit("bench/anycast.py: the lab did not reach the expected state")
+
+
+def monitor_start():
+    pexec("anycast-router", "rm -f /tmp/mon; nohup ip -ts monitor route > /tmp/mon 2>&1 & echo $! > /tmp/mon.pid")
+    time.sleep(0.3)
+
+
+def withdrawal_after(t0):
+    """Seconds from t0 to the first route event for the prefix that no longer has EDGE_IP."""
+    pexec("anycast-router", "kill $(cat /tmp/mon.pid)", check=False)
+    out = pexec("anycast-router", "cat /tmp/mon").stdout
+    events = re.split(r"(?m)^(?=\[\d{4}-)", out)
+    for ev in events:
+        m = re.match(r"\[(\d{4}-\d\d-\d\dT[\d:.]+)", ev)
+        if not m or "203.0.113.0/24" not in ev or EDGE_IP in ev:
+            continue
+        ts = datetime.fromisoformat(m.group(1)).timestamp()
+        if ts >= t0:
+            return ts - t0
+    raise SystemExit(f"bench/anycast.py: no withdrawal event seen:\n{out[-1500:]}")
+
+
+def trial_stop():
+    monitor_start()
+    t0 = float(pexec(EDGE, "date +%s.%N; systemctl stop nginx").stdout.split()[0])
+    wait(lambda: paths() == {OTHER_IP})
+    took = withdrawal_after(t0)
+    pexec(EDGE, "systemctl start nginx")
+    wait(lambda: paths() == {EDGE_IP, OTHER_IP})
+    return took
+
+
+def trial_pause():
+    monitor_start()
+    t0 = time.time()
+    sh("podman", "pause", EDGE)
+    try:
+        wait(lambda: paths() == {OTHER_IP})
+        took = withdrawal_after(t0)
+    finally:
+        sh("podman", "unpause", EDGE)
+    wait(lambda: paths() == {EDGE_IP, OTHER_IP}, timeout=60)
+    return took
+
+
+def row(metric, values, target, limit):
+    med = statistics.median(values)
+    return {"metric": metric, "median": med, "min": min(values), "max": max(values), "unit": "s",
+            "runs": len(values), "target": target, "ok": max(values) <= limit if "max" in target else med <= limit}
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--trials", type=int, default=10)
+    ap.add_argument("--json")
+    ap.add_argument("--keep", action="store_true", help="keep the scenario's containers")
+    args = ap.parse_args()
+    for step in ("create", "prepare", "converge"):
+        sh("molecule", step, "-s", "anycast")
+    try:
+        wait(lambda: paths() == {EDGE_IP, OTHER_IP}, timeout=60)
+        stop = [trial_stop() for _ in range(args.trials)]
+        pause = [trial_pause() for _ in range(args.trials)]
+    finally:
+        if not args.keep:
+            sh("molecule", "destroy", "-s", "anycast", check=False)
+    rows = [row("failover: nginx stopped -> route withdrawn at the router", stop, "median <= 2 s (stretch 1 s)", 2.0),
+            row("hard failure: edge paused -> route withdrawn (BFD 100 ms x 3)", pause, "max <= 1 s", 1.0)]
+    for r in rows:
+        print(f"{r['metric']}: median {r['median']:.3f}s, min {r['min']:.3f}s, max {r['max']:.3f}s over {r['runs']}")
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({"rows": rows}, f, indent=1)
+
+
+if __name__ == "__main__":
+    main()
