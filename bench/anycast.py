@@ -75,6 +75,7 @@ def trial_stop():
     took = withdrawal_after(t0)
     pexec(EDGE, "systemctl start nginx")
     wait(lambda: paths() == {EDGE_IP, OTHER_IP})
+    print(f'stop trial: {took:.3f}s', flush=True)
     return took
 
 
@@ -87,7 +88,8 @@ def trial_pause():
         took = withdrawal_after(t0)
     finally:
         sh("podman", "unpause", EDGE)
-    wait(lambda: paths() == {EDGE_IP, OTHER_IP}, timeout=60)
+    wait(lambda: paths() == {EDGE_IP, OTHER_IP}, timeout=120)
+    print(f'pause trial: {took:.3f}s', flush=True)
     return took
 
 
