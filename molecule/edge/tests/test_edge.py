@@ -1,0 +1,286 @@
+"""perch.cdn.origin + perch.cdn.cache_edge as a user sees them: apt-get through an edge with the
+origin's signed repository, cache statuses, a repository update under load, slices for a 256 MiB
+file, purge, bans, rate limits and a rollout that stops at a broken canary.
+
+The tests run in file order and share the containers.
+"""
+
+import os
+import re
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[3]
+INVENTORY = ROOT / "molecule" / "edge" / "inventory" / "hosts.yml"
+ZONE = "cdn.test.example"
+ORIGIN, EDGE1, EDGE2, CLIENT = "edge-origin", "edge-edge1", "edge-edge2", "edge-client"
+IP = {ORIGIN: "198.18.7.10", EDGE1: "198.18.7.11", EDGE2: "198.18.7.12", CLIENT: "198.18.7.50"}
+CLIENT_B = "198.18.7.51"
+ISO = "/iso/perch-lab.iso"
+ISO_SIZE = 256 * 1024 * 1024
+WEB_VALID, META_VALID = 3, 4
+
+
+def playbook(name, *args):
+    env = dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), ANSIBLE_NOCOLOR="1",
+               ANSIBLE_COLLECTIONS_PATH=str(ROOT / ".cache" / "collections"))
+    cmd = ["ansible-playbook", "-i", str(INVENTORY), str(ROOT / "playbooks" / name), *args]
+    return subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
+
+
+def headers(node, url, edge=EDGE1, extra=""):
+    """HEAD-less GET through an edge from the client; returns (status, X-Cache-Status)."""
+    host = url.split("/")[2]
+    out = node(CLIENT).check_output(
+        f"curl -s -o /dev/null -D - --max-time 20 {extra} --resolve {host}:80:{IP[edge]} '{url}'")
+    status = int(out.split()[1])
+    cache = re.search(r"(?im)^x-cache-status:\s*(\S+)", out)
+    return status, cache.group(1).upper() if cache else None
+
+
+def origin_log_lines(node):
+    return int(node(ORIGIN).check_output("wc -l < /var/log/nginx/access.log"))
+
+
+def origin_log_since(node, start):
+    return node(ORIGIN).check_output(f"tail -n +{start + 1} /var/log/nginx/access.log").splitlines()
+
+
+def write_origin(node, service, path, content):
+    node(ORIGIN).check_output(f"mkdir -p $(dirname /srv/perch/{service}{path}) && "
+                              f"printf '%s' '{content}' > /srv/perch/{service}{path}")
+
+
+@pytest.fixture(scope="module", autouse=True)
+def client_apt(node):
+    """The client trusts the origin's archive key (no [trusted=yes]) and uses the CDN's name."""
+    key = subprocess.run(["podman", "exec", ORIGIN, "cat", "/srv/perch/deb/perch-archive-keyring.gpg"],
+                         capture_output=True, check=True).stdout
+    subprocess.run(["podman", "exec", "-i", CLIENT, "sh", "-c",
+                    "mkdir -p /etc/apt/keyrings && cat > /etc/apt/keyrings/perch.gpg"], input=key, check=True)
+    node(CLIENT).check_output(
+        f"echo 'deb [signed-by=/etc/apt/keyrings/perch.gpg] http://deb.{ZONE}/ perch main'"
+        " > /etc/apt/sources.list.d/perch.list")
+    node(CLIENT).check_output(f"ip addr add {CLIENT_B}/16 dev eth0 2>/dev/null || true")
+    yield
+    # ban.yml writes the inventory, as it should; the scenario's inventory is in git
+    (INVENTORY.parent / "group_vars" / "all" / "cdn_bans.yml").unlink(missing_ok=True)
+
+
+def test_no_access_log_on_edges_after_converge(node):
+    for edge in (EDGE1, EDGE2):
+        assert node(edge).check_output("find /var/log/nginx -name 'access*'") == ""
+
+
+def test_apt_install_through_the_edge(node):
+    out = node(CLIENT).run("apt-get update 2>&1")
+    assert out.rc == 0, out.stdout
+    assert not re.search(r"(?m)^(W:|E:|Err:)", out.stdout), out.stdout
+    node(CLIENT).check_output("DEBIAN_FRONTEND=noninteractive apt-get install -y perch-hello")
+    assert node(CLIENT).check_output("dpkg-query -W -f '${Version}' perch-hello") == "1.0"
+
+
+def test_second_apt_run_is_served_from_cache(node):
+    start = origin_log_lines(node)
+    node(CLIENT).check_output("apt-get clean && rm -rf /var/lib/apt/lists/*perch* && apt-get update")
+    node(CLIENT).check_output("DEBIAN_FRONTEND=noninteractive apt-get install -y --reinstall perch-hello")
+    reached = [line for line in origin_log_since(node, start) if "/pool/" in line or "/by-hash/" in line]
+    assert reached == [], f"immutable files went to the origin again: {reached}"
+    deb = f"http://deb.{ZONE}/pool/main/p/perch-hello/perch-hello_1.0_all.deb"
+    assert headers(node, deb) == (200, "HIT")
+
+
+def test_miss_then_hit(node):
+    write_origin(node, "www", "/tour/page.html", "hello")
+    url = f"http://www.{ZONE}/tour/page.html"
+    assert headers(node, url) == (200, "MISS")
+    assert headers(node, url) == (200, "HIT")
+
+
+def test_no_cache_bypasses_only_for_trusted_clients(node):
+    url = f"http://www.{ZONE}/tour/page.html"
+    headers(node, url)
+    assert headers(node, url, extra="-H 'Cache-Control: no-cache'")[1] in ("HIT", "STALE", "UPDATING")
+    out = node(EDGE1).check_output(
+        f"curl -s -o /dev/null -D - -H 'Cache-Control: no-cache' -H 'Host: www.{ZONE}' http://127.0.0.1/tour/page.html")
+    assert re.search(r"(?im)^x-cache-status:\s*BYPASS", out), out
+
+
+def test_expired_then_stale_and_updating_when_the_origin_is_slow_or_down(node):
+    write_origin(node, "www", "/tour/stale.html", "v1")
+    url = f"http://www.{ZONE}/tour/stale.html"
+    assert headers(node, url) == (200, "MISS")
+    time.sleep(WEB_VALID + 1)
+    # origin frozen: the first request serves the old copy and refreshes it in the background,
+    # the next one finds that refresh under way
+    subprocess.run(["podman", "pause", ORIGIN], check=True)
+    try:
+        assert headers(node, url) == (200, "STALE")
+        assert headers(node, url) == (200, "UPDATING")
+    finally:
+        subprocess.run(["podman", "unpause", ORIGIN], check=True)
+    node(ORIGIN).check_output("systemctl stop nginx")
+    try:
+        time.sleep(WEB_VALID + 1)
+        status, cache = headers(node, url)
+        assert (status, cache) == (200, "STALE")
+        assert node(CLIENT).check_output(f"curl -s --max-time 10 {url}") == "v1"
+    finally:
+        node(ORIGIN).check_output("systemctl start nginx")
+
+
+def test_release_files_are_revalidated(node):
+    url = f"http://deb.{ZONE}/dists/perch/InRelease"
+    headers(node, url)
+    time.sleep(META_VALID + 1)
+    assert headers(node, url) == (200, "REVALIDATED")
+    assert headers(node, url) == (200, "HIT")
+
+
+def test_by_hash_and_pool_are_immutable(node):
+    out = node(CLIENT).check_output(f"curl -s -D - -o /dev/null http://deb.{ZONE}/pool/main/p/perch-hello/perch-hello_1.0_all.deb")
+    assert "immutable" in out
+
+
+def build_deb(node, name, version):
+    node(ORIGIN).check_output(
+        f"set -e; d=$(mktemp -d); mkdir -p $d/DEBIAN $d/usr/share/{name}; echo {version} > $d/usr/share/{name}/VERSION;"
+        f"printf 'Package: {name}\\nVersion: {version}\\nArchitecture: all\\nMaintainer: perch <root@localhost>\\n"
+        f"Description: perch.cdn test package\\n' > $d/DEBIAN/control;"
+        f"mkdir -p /srv/perch/deb/pool/main/p/{name};"
+        f"dpkg-deb -Zgzip --build $d /srv/perch/deb/pool/main/p/{name}/{name}_{version}_all.deb >/dev/null; rm -rf $d")
+
+
+def test_repository_update_under_load_has_no_hash_sum_mismatch(node):
+    # apt-get update in a loop on the client while the repository changes twice and is purged
+    node(CLIENT).check_output(
+        "rm -f /tmp/loop.log; (for i in $(seq 40); do"
+        " apt-get update >>/tmp/loop.log 2>&1 || echo FAILED >>/tmp/loop.log;"
+        " sleep 0.3; done; echo DONE >>/tmp/loop.log) >/dev/null 2>&1 &")
+    for version in ("1.1", "1.2"):
+        time.sleep(3)
+        build_deb(node, "perch-hello", version)
+        out = node(ORIGIN).run("perch-repo-publish")
+        assert out.rc == 0, out.stdout + out.stderr
+    for _ in range(120):
+        if "DONE" in node(CLIENT).check_output("tail -n 1 /tmp/loop.log"):
+            break
+        time.sleep(1)
+    log = node(CLIENT).check_output("cat /tmp/loop.log")
+    assert "DONE" in log
+    assert log.count("Reading package lists") == 40
+    bad = [line for line in log.splitlines() if re.search(r"Hash Sum|mismatch|FAILED|^(W|E):|^Err:", line)]
+    assert bad == [], bad
+    node(CLIENT).check_output("apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y perch-hello")
+    assert node(CLIENT).check_output("dpkg-query -W -f '${Version}' perch-hello") == "1.2"
+
+
+def test_changed_release_without_purge_shows_expired(node):
+    url = f"http://deb.{ZONE}/dists/perch/InRelease"
+    headers(node, url)
+    build_deb(node, "perch-tools", "1.1")
+    node(ORIGIN).check_output("perch-repo-publish --no-purge")
+    time.sleep(META_VALID + 1)
+    assert headers(node, url) == (200, "EXPIRED")
+
+
+def test_purge_by_url_and_tag_with_the_playbook(node):
+    url = f"http://deb.{ZONE}/dists/perch/InRelease"
+    headers(node, url)
+    headers(node, url, edge=EDGE2)
+    res = playbook("purge.yml", "-e", "service=deb", "-e", "url=/dists/perch/InRelease")
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert headers(node, url)[1] == "MISS"
+    assert headers(node, url, edge=EDGE2)[1] == "MISS"
+    deb = f"http://deb.{ZONE}/pool/main/p/perch-hello/perch-hello_1.0_all.deb"
+    assert headers(node, deb)[1] == "HIT"
+    res = playbook("purge.yml", "-e", "service=deb", "-e", "tag=suite:perch")
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert headers(node, url)[1] == "MISS"
+    assert headers(node, deb)[1] == "HIT"  # the tag only covers the suite's metadata
+    bad = playbook("purge.yml", "-e", "service=nope", "-e", "url=/x")
+    assert bad.returncode != 0 and "perch.cdn purge" in bad.stdout
+
+
+def test_purge_over_http_is_restricted(node):
+    path = "/.perch/purge/dists/perch/InRelease"
+    assert node(CLIENT).check_output(
+        f"curl -s -o /dev/null -w '%{{http_code}}' -H 'Host: deb.{ZONE}' http://{IP[EDGE1]}{path}") == "403"
+    headers(node, f"http://deb.{ZONE}/dists/perch/InRelease")
+    assert node(ORIGIN).check_output(
+        f"curl -s -o /dev/null -w '%{{http_code}}' -H 'Host: deb.{ZONE}' http://{IP[EDGE1]}{path}") == "200"
+
+
+def test_large_file_with_aria2_is_byte_exact(node):
+    want = node(ORIGIN).check_output(f"sha256sum /srv/perch/download{ISO}").split()[0]
+    node(CLIENT).check_output(
+        f"cd /tmp && rm -f perch-lab.iso && aria2c -q -x4 -s4 -k1M http://download.{ZONE}{ISO}")
+    assert node(CLIENT).check_output("sha256sum /tmp/perch-lab.iso").split()[0] == want
+    ranged = node(CLIENT).check_output(
+        f"curl -s -r 5000000-5999999 http://download.{ZONE}{ISO} | sha256sum").split()[0]
+    piece = node(ORIGIN).check_output(
+        f"tail -c +5000001 /srv/perch/download{ISO} | head -c 1000000 | sha256sum").split()[0]
+    assert ranged == piece
+    assert headers(node, f"http://download.{ZONE}{ISO}", extra="-r 0-99")[1] == "HIT"
+    node(CLIENT).check_output("rm -f /tmp/perch-lab.iso")
+
+
+def test_ten_cold_downloads_cost_one_origin_fetch(node):
+    start = origin_log_lines(node)
+    node(CLIENT).check_output(
+        f"for i in $(seq 10); do curl -s --resolve download.{ZONE}:80:{IP[EDGE2]} http://download.{ZONE}{ISO}"
+        " | sha256sum > /tmp/cold.$i & done; wait")
+    sums = set(node(CLIENT).check_output("cat /tmp/cold.*").split())
+    want = node(ORIGIN).check_output(f"sha256sum /srv/perch/download{ISO}").split()[0]
+    assert sums == {want, "-"}
+    sent = 0
+    for line in origin_log_since(node, start):
+        if f"GET {ISO} " in line:  # only edge2 fetches it in this window
+            sent += int(re.search(r'" \d{3} (\d+) ', line).group(1))
+    print(f"origin bytes for 10 cold downloads: {sent} = {sent / ISO_SIZE:.3f} x the file")
+    assert ISO_SIZE <= sent <= 1.1 * ISO_SIZE
+
+
+def test_ban_and_unban_land_on_every_edge(node):
+    url = f"http://www.{ZONE}/tour/page.html"
+    res = playbook("ban.yml", "-e", f"ip={IP[CLIENT]}")
+    assert res.returncode == 0, res.stdout + res.stderr
+    for edge in (EDGE1, EDGE2):
+        assert headers(node, url, edge=edge)[0] == 403
+        assert headers(node, url, edge=edge, extra=f"--interface {CLIENT_B}")[0] == 200
+    res = playbook("ban.yml", "-e", f"ip={IP[CLIENT]}", "-e", "unban=true")
+    assert res.returncode == 0, res.stdout + res.stderr
+    for edge in (EDGE1, EDGE2):
+        assert headers(node, url, edge=edge)[0] == 200
+    bad = playbook("ban.yml", "-e", "ip=198.51.100.7/24")
+    assert bad.returncode != 0 and "perch.cdn.ban_list" in bad.stdout
+
+
+def test_rate_limit_hits_the_burst_not_the_neighbour(node):
+    url = f"http://www.{ZONE}/tour/page.html"
+    codes = node(CLIENT).check_output(
+        f"seq 120 | xargs -P 20 -I{{}} curl -s -o /dev/null -w '%{{http_code}}\\n' {url} | sort | uniq -c")
+    assert re.search(r"\d+ 429", codes), codes
+    assert re.search(r"\d+ 200", codes), codes
+    assert headers(node, url, extra=f"--interface {CLIENT_B}")[0] == 200
+
+
+def test_broken_change_stops_the_rollout_after_the_canary(node):
+    res = playbook("edges.yml", "-e", "cache_edge_extra_http_config='perch_not_a_directive on;'")
+    assert res.returncode != 0
+    assert "nginx rejects the new configuration" in res.stdout
+    touched = set(re.findall(r"(?m)^(?:ok|changed|fatal): \[(edge-edge\d)\]", res.stdout))
+    assert len(touched) == 1, touched  # the canary batch only
+    for edge in (EDGE1, EDGE2):
+        assert headers(node, f"http://www.{ZONE}/tour/page.html", edge=edge)[0] == 200
+        assert "perch_not_a_directive" not in node(edge).check_output("cat /etc/nginx/perch/cdn.conf")
+
+
+def test_no_access_log_and_no_client_address_on_edges(node):
+    for edge in (EDGE1, EDGE2):
+        assert node(edge).check_output("find /var/log/nginx /var/cache/perch -maxdepth 1 -name 'access*'") == ""
+        assert IP[CLIENT] not in node(edge).check_output("cat /var/log/nginx/error.log")
+        assert CLIENT_B not in node(edge).check_output("cat /var/log/nginx/error.log")

@@ -1,0 +1,106 @@
+#!/usr/bin/python
+# Copyright: perch.cdn contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+DOCUMENTATION = r"""
+module: cache_purge
+short_description: Purge nginx proxy_cache entries by exact key or by key prefix
+version_added: 0.1.0
+author: perch.cdn maintainers
+description:
+  - Removes the files of an nginx C(proxy_cache) whose stored key equals one of O(keys) or starts
+    with one of O(prefixes). nginx treats a removed file as a cache miss and fetches it again.
+  - Used by C(playbooks/purge.yml) on every edge for purges by prefix or tag (for example every
+    metadata file of an apt suite), which Debian's ngx_cache_purge module cannot do.
+  - The perch.cdn.cache_edge role keys each service's cache by C($uri$is_args$args), plus
+    C($slice_range) for sliced large files, so a URL path is a key prefix of all its slices.
+options:
+  cache_dir:
+    description: The service's cache directory, for example C(/var/cache/perch/deb).
+    type: path
+    required: true
+  prefixes:
+    description: Key prefixes to purge, for example C(/dists/bookworm/).
+    type: list
+    elements: str
+    default: []
+  keys:
+    description: Exact keys to purge, for example C(/dists/bookworm/InRelease).
+    type: list
+    elements: str
+    default: []
+  exclude:
+    description: Keep entries whose key contains one of these strings (for example C(/by-hash/), which never changes).
+    type: list
+    elements: str
+    default: []
+attributes:
+  check_mode:
+    support: full
+    description: Reports what would be purged without removing anything.
+  diff_mode:
+    support: none
+"""
+
+EXAMPLES = r"""
+- name: Purge every metadata file of the bookworm suite
+  perch.cdn.cache_purge:
+    cache_dir: /var/cache/perch/deb
+    prefixes: [/dists/bookworm/]
+"""
+
+RETURN = r"""
+purged:
+  description: The keys of the removed entries, sorted.
+  type: list
+  elements: str
+  returned: always
+count:
+  description: How many cache files were removed.
+  type: int
+  returned: always
+"""
+
+import os  # noqa: E402 (after the documentation strings, as Ansible modules are written)
+
+from ansible.module_utils.basic import AnsibleModule  # noqa: E402
+from ansible_collections.perch.cdn.plugins.module_utils.cache_scan import matching_files  # noqa: E402
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec={
+            "cache_dir": {"type": "path", "required": True},
+            "prefixes": {"type": "list", "elements": "str", "default": []},
+            "keys": {"type": "list", "elements": "str", "default": [], "no_log": False},
+            "exclude": {"type": "list", "elements": "str", "default": []},
+        },
+        supports_check_mode=True,
+    )
+    cache_dir = module.params["cache_dir"]
+    prefixes = module.params["prefixes"]
+    keys = module.params["keys"]
+    if not prefixes and not keys:
+        module.fail_json(msg="perch.cdn.cache_purge: give at least one of prefixes or keys")
+    if "" in prefixes:
+        module.fail_json(msg="perch.cdn.cache_purge: an empty prefix would purge the whole cache; refusing")
+    if not os.path.isdir(cache_dir):
+        module.fail_json(msg=f"perch.cdn.cache_purge: cache_dir {cache_dir!r} is not a directory")
+
+    purged = []
+    for path, key in matching_files(cache_dir, prefixes, keys):
+        if any(part in key for part in module.params["exclude"]):
+            continue
+        if not module.check_mode:
+            try:
+                os.unlink(path)
+            except FileNotFoundError:
+                continue  # nginx's cache manager removed it meanwhile
+            except OSError as exc:
+                module.fail_json(msg=f"perch.cdn.cache_purge: cannot remove {path!r}: {exc}", purged=sorted(purged))
+        purged.append(key)
+    module.exit_json(changed=bool(purged), purged=sorted(purged), count=len(purged))
+
+
+if __name__ == "__main__":
+    main()
