@@ -5,6 +5,7 @@ file, purge, bans, rate limits and a rollout that stops at a broken canary.
 The tests run in file order and share the containers.
 """
 
+import json
 import os
 import re
 import subprocess
@@ -25,7 +26,7 @@ WEB_VALID, META_VALID = 3, 4
 
 
 def playbook(name, *args):
-    env = dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), ANSIBLE_NOCOLOR="1",
+    env = dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0",
                ANSIBLE_COLLECTIONS_PATH=str(ROOT / ".cache" / "collections"))
     cmd = ["ansible-playbook", "-i", str(INVENTORY), str(ROOT / "playbooks" / name), *args]
     return subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
@@ -277,6 +278,18 @@ def test_broken_change_stops_the_rollout_after_the_canary(node):
     for edge in (EDGE1, EDGE2):
         assert headers(node, f"http://www.{ZONE}/tour/page.html", edge=edge)[0] == 200
         assert "perch_not_a_directive" not in node(edge).check_output("cat /etc/nginx/perch/cdn.conf")
+
+
+def test_origin_report_counts_what_reached_it_through_the_edges(node):
+    """The CDN's only access log is the origin's; its goaccess report counts the requests the edges
+    passed on (cache misses), with the clients' addresses (realip from the edges), anonymised."""
+    lines = int(node(ORIGIN).check_output("wc -l < /var/log/nginx/access.log"))
+    node(ORIGIN).check_output("systemctl start perch-log-report.service")
+    report = json.loads(node(ORIGIN).check_output("cat /var/lib/perch/reports/report.json"))
+    assert 0 < report["general"]["total_requests"] <= lines
+    assert report["general"]["total_requests"] >= lines - 50  # lines written while the report ran
+    assert IP[CLIENT] not in json.dumps(report)
+    assert node(ORIGIN).run(f"grep -c '^{IP[CLIENT]} ' /var/log/nginx/access.log").stdout.strip() != "0"
 
 
 def test_no_access_log_and_no_client_address_on_edges(node):
