@@ -9,7 +9,7 @@ export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 export PERCH_TIMINGS ?= $(CURDIR)/.cache/timings.txt
 STAGE := $(CURDIR)/scripts/stage
 # Scenarios run by `make test`, in order. Each is multi-host; keep the list short (45 min budget).
-SCENARIOS ?= default geodns tls privacy anycast edge cdn
+SCENARIOS ?= default geodns tls anycast edge cdn
 LAB_INVENTORY := inventories/lab
 
 .PHONY: help deps image lint unit molecule test lab lab-up lab-tour lab-destroy build bench clean

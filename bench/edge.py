@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Cache edge: HIT vs static throughput, large files from cache vs static, apt hit ratio.
 
-Usage: bench/edge.py [--runs 5] [--seconds 5] [--clients 30] [--json PATH]
+Usage: bench/edge.py [--runs 5] [--seconds 5] [--clients 300] [--json PATH]
 Runs against the podman lab of `make lab` (lab-origin, lab-edge-fra, lab-client); it stops with
 "run make lab first" when the lab is not up. Everything runs in the lab containers via `podman exec`.
 
@@ -14,7 +14,7 @@ Runs against the podman lab of `make lab` (lab-origin, lab-edge-fra, lab-client)
    in alternating order. A wrk run with any non-2xx/3xx answer or socket error fails the benchmark.
 2. Large file: the 64 MiB ISO of the files service warmed into the edge cache (every 8 MiB slice is
    checked for HIT with a range request) and the same bytes (checked by SHA-256) in the static root.
-   Per run, 4 whole-file curl downloads over loopback from each, interleaved; MB/s = bytes / time.
+   Per run, 8 whole-file curl downloads over loopback from each, interleaved; MB/s = bytes / time.
 3. apt: from lab-client over the network (the real client path, < 50 requests/s), K clients each fetch
    what `apt-get update` + `apt-get install perch-hello` fetch on a fresh machine: InRelease, the
    by-hash Packages.xz of binary-amd64 and binary-all it names, and the newest perch-hello .deb of the
@@ -57,7 +57,7 @@ BENCH_CONF = "/etc/nginx/conf.d/perch-bench.conf"
 ORIGIN_WWW, ORIGIN_DEB, ORIGIN_DL = "/srv/perch/www", "/srv/perch/deb", "/srv/perch/download"
 ORIGIN_LOG = "/var/log/nginx/access.log"
 CACHED = {"HIT", "REVALIDATED", "UPDATING", "STALE"}  # served without an origin body transfer
-ISO_DOWNLOADS = 4  # per side per run
+ISO_DOWNLOADS = 8  # whole-file downloads per side per run
 SLICE = 8 * 2**20
 
 
@@ -360,7 +360,7 @@ def bench_small(runs, seconds):
         got = {}
         for side in order:
             if side == "hit":
-                got[side] = wrk("http://127.0.0.1/bench/obj-1.bin", WWW, seconds)
+                got[side] = wrk("http://127.0.0.1:80/bench/obj-1.bin", WWW, seconds)
                 warm(paths, WWW, rounds=1)  # still all HIT after the run, so it was all HIT during it
             else:
                 got[side] = wrk(f"http://127.0.0.1:{STATIC_PORT}/bench/obj-1.bin", None, seconds)
@@ -498,7 +498,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--seconds", type=int, default=5, help="wrk duration per side and run")
-    ap.add_argument("--clients", type=int, default=30, help="apt clients per replay (>= 6)")
+    ap.add_argument("--clients", type=int, default=300, help="apt clients per replay (>= 6)")
     ap.add_argument("--only", nargs="*", choices=["small", "large", "apt"], help="run only these parts")
     ap.add_argument("--json")
     # internal: the apt client replay, run inside lab-client
