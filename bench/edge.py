@@ -22,7 +22,9 @@ Runs against the podman lab of `make lab` (lab-origin, lab-edge-fra, lab-client)
    built and `perch-repo-publish` runs on the origin (it purges the edges' metadata). Client 1 is the
    warm-up; over the others: hit ratio = (HIT + REVALIDATED + UPDATING + STALE) / requests, HIT share,
    and origin offload = origin access-log lines for /dists/ and /pool/ / client requests. The first
-   client after a publish misses the new InRelease, indexes and .deb: inherent, and counted.
+   client after a publish misses the new InRelease, indexes and .deb: inherent, and counted. With K
+   clients that is 8 of 4(K-1) requests, a ceiling of 0.993 for the default K=300 (a few hundred apt
+   runs between two syncs is a quiet mirror; Kali's sees far more).
    The bench packages are removed and the repository republished at the end.
 """
 
