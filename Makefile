@@ -12,13 +12,14 @@ STAGE := $(CURDIR)/scripts/stage
 SCENARIOS ?= default geodns tls anycast edge cdn
 LAB_INVENTORY := inventories/lab
 
-.PHONY: help deps image lint unit molecule test lab lab-up lab-tour lab-destroy build bench clean
+.PHONY: help deps image lint unit molecule test lab lab-up lab-tour lab-destroy build bench bench-scaling clean
 
 help:
 	@echo "make lab          bring up the podman lab CDN and provision it with playbooks/site.yml"
 	@echo "make test         lint + unit tests + Molecule scenarios ($(SCENARIOS))"
 	@echo "make lab-destroy  remove the lab containers"
-	@echo "make bench        run bench/ against the lab"
+	@echo "make bench        run bench/ against the lab (< 30 min)"
+	@echo "make bench-scaling  site.yml on 1-16 edges, default vs recommended ansible settings (~80 min)"
 
 deps:
 	@mkdir -p .cache
@@ -65,6 +66,11 @@ build: deps
 
 bench: deps
 	$(STAGE) bench python bench/run.py
+
+# site.yml on 1, 4, 8 and 16 edges with ansible's defaults and with the recommended settings
+# (about 80 min on 2 cores, so not part of `make bench`); writes bench/results/scaling.{md,json,png}.
+bench-scaling: deps
+	$(STAGE) bench-scaling python bench/run.py --only site_scaling --output scaling
 
 clean: lab-destroy
 	rm -rf .cache/dist

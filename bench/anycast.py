@@ -1,14 +1,14 @@
 #!/usr/bin/env python3
 """Anycast failover times, measured at the router's kernel table.
 
-Usage: bench/anycast.py [--trials 10] [--json PATH]
-Brings up the `anycast` Molecule scenario (router, two edges announcing 203.0.113.0/24 with BFD
-100 ms x 3, a client), then runs each trial with `ip -ts monitor route` on the router:
+Usage: bench/anycast.py [--trials 5] [--json PATH]
+Runs against the podman lab of `make lab` (lab-router learns 203.0.113.0/24 from three edges, with BFD
+100 ms x 3). Each trial runs `ip -ts monitor route` on the router, acts on lab-edge-fra, and waits for
+all three paths to come back before the next one:
 - failover: `systemctl stop nginx` on an edge -> the router's kernel route loses that next hop
   (health checker: 0.2 s interval, fall 2, then BGP withdraw);
 - hard failure: `podman pause` of an edge -> the next hop goes (BFD detects the dead peer).
 Start times are read inside the edge, or on the host for pause; containers share the host clock.
-The scenario is destroyed at the end.
 """
 
 import argparse
@@ -24,7 +24,9 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ENV = dict(os.environ, CONTAINERS_CONF=os.path.join(ROOT, "tests", "lab", "containers.conf"),
            ANSIBLE_COLLECTIONS_PATH=os.path.join(ROOT, ".cache", "collections"),
            ANSIBLE_CONFIG=os.path.join(ROOT, "ansible.cfg"))
-EDGE, EDGE_IP, OTHER_IP = "anycast-edge1", "198.19.4.11", "198.19.4.12"
+ROUTER, EDGE, EDGE_IP = "lab-router", "lab-edge-fra", "198.19.100.21"
+ALL = {EDGE_IP, "198.19.100.22", "198.19.100.23"}
+OTHERS = ALL - {EDGE_IP}
 
 
 def sh(*cmd, check=True):
@@ -36,7 +38,7 @@ def pexec(name, script, check=True):
 
 
 def paths():
-    return set(re.findall(r"via (198\.19\.4\.\d+)", pexec("anycast-router", "ip route show 203.0.113.0/24").stdout))
+    return set(re.findall(r"via (198\.19\.100\.\d+)", pexec(ROUTER, "ip route show 203.0.113.0/24").stdout))
 
 
 def wait(cond, timeout=20):
@@ -45,18 +47,18 @@ def wait(cond, timeout=20):
         if cond():
             return
         time.sleep(0.1)
-    raise SystemExit("bench/anycast.py: the lab did not reach the expected state")
+    raise SystemExit(f"bench/anycast.py: the lab did not reach the expected state (paths: {sorted(paths())})")
 
 
 def monitor_start():
-    pexec("anycast-router", "rm -f /tmp/mon; nohup ip -ts monitor route > /tmp/mon 2>&1 & echo $! > /tmp/mon.pid")
+    pexec(ROUTER, "rm -f /tmp/mon; nohup ip -ts monitor route > /tmp/mon 2>&1 & echo $! > /tmp/mon.pid")
     time.sleep(0.3)
 
 
 def withdrawal_after(t0):
     """Seconds from t0 to the first route event for the prefix that no longer has EDGE_IP."""
-    pexec("anycast-router", "kill $(cat /tmp/mon.pid)", check=False)
-    out = pexec("anycast-router", "cat /tmp/mon").stdout
+    pexec(ROUTER, "kill $(cat /tmp/mon.pid)", check=False)
+    out = pexec(ROUTER, "cat /tmp/mon").stdout
     events = re.split(r"(?m)^(?=\[\d{4}-)", out)
     for ev in events:
         m = re.match(r"\[(\d{4}-\d\d-\d\dT[\d:.]+)", ev)
@@ -71,10 +73,10 @@ def withdrawal_after(t0):
 def trial_stop():
     monitor_start()
     t0 = float(pexec(EDGE, "date +%s.%N; systemctl stop nginx").stdout.split()[0])
-    wait(lambda: paths() == {OTHER_IP})
+    wait(lambda: paths() == OTHERS)
     took = withdrawal_after(t0)
     pexec(EDGE, "systemctl start nginx")
-    wait(lambda: paths() == {EDGE_IP, OTHER_IP})
+    wait(lambda: paths() == ALL)
     print(f'stop trial: {took:.3f}s', flush=True)
     return took
 
@@ -84,11 +86,11 @@ def trial_pause():
     t0 = time.time()
     sh("podman", "pause", EDGE)
     try:
-        wait(lambda: paths() == {OTHER_IP})
+        wait(lambda: paths() == OTHERS)
         took = withdrawal_after(t0)
     finally:
         sh("podman", "unpause", EDGE)
-    wait(lambda: paths() == {EDGE_IP, OTHER_IP}, timeout=120)
+    wait(lambda: paths() == ALL, timeout=120)
     print(f'pause trial: {took:.3f}s', flush=True)
     return took
 
@@ -101,19 +103,14 @@ def row(metric, values, target, limit):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--trials", type=int, default=10)
+    ap.add_argument("--trials", type=int, default=5)
     ap.add_argument("--json")
-    ap.add_argument("--keep", action="store_true", help="keep the scenario's containers")
     args = ap.parse_args()
-    for step in ("create", "prepare", "converge"):
-        sh("molecule", step, "-s", "anycast")
-    try:
-        wait(lambda: paths() == {EDGE_IP, OTHER_IP}, timeout=60)
-        stop = [trial_stop() for _ in range(args.trials)]
-        pause = [trial_pause() for _ in range(args.trials)]
-    finally:
-        if not args.keep:
-            sh("molecule", "destroy", "-s", "anycast", check=False)
+    if sh("podman", "container", "exists", ROUTER, check=False).returncode != 0:
+        raise SystemExit("bench/anycast.py: the lab is not up (run `make lab`)")
+    wait(lambda: paths() == ALL, timeout=60)
+    stop = [trial_stop() for _ in range(args.trials)]
+    pause = [trial_pause() for _ in range(args.trials)]
     rows = [row("failover: nginx stopped -> route withdrawn at the router", stop, "median <= 2 s (stretch 1 s)", 2.0),
             row("hard failure: edge paused -> route withdrawn (BFD 100 ms x 3)", pause, "max <= 1 s", 1.0)]
     for r in rows:

@@ -2,7 +2,7 @@
 """GeoDNS cost: QPS of pdns with the GeoIP backend as a ratio of the same pdns serving an
 equivalent static zone with the bind backend, measured side by side in one run.
 
-Usage: bench/dns_qps.py [--rounds 5] [--seconds 2] [--json PATH]
+Usage: bench/dns_qps.py [--rounds 5] [--seconds 1] [--json PATH]
 One container (bench-dns-1, 198.18.9.11) runs pdns 4.7; dnsperf runs on the host. The GeoIP zone
 is rendered by the collection's own filters for a 3-site CDN; the bind zone answers the same
 names with static records. Each round measures both backends (alternating which goes first) with
@@ -120,7 +120,7 @@ def qps(work, seconds):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--rounds", type=int, default=5)
-    ap.add_argument("--seconds", type=float, default=2)
+    ap.add_argument("--seconds", type=float, default=1)
     ap.add_argument("--json")
     args = ap.parse_args()
     work = tempfile.mkdtemp(prefix="perch-bench-dns.")

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Cache edge: HIT vs static throughput, large files from cache vs static, apt hit ratio.
 
-Usage: bench/edge.py [--runs 5] [--seconds 5] [--clients 300] [--json PATH]
+Usage: bench/edge.py [--runs 5] [--seconds 3] [--clients 300] [--json PATH]
 Runs against the podman lab of `make lab` (lab-origin, lab-edge-fra, lab-client); it stops with
 "run make lab first" when the lab is not up. Everything runs in the lab containers via `podman exec`.
 
@@ -499,7 +499,7 @@ def cleanup_apt(built):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--runs", type=int, default=5)
-    ap.add_argument("--seconds", type=int, default=5, help="wrk duration per side and run")
+    ap.add_argument("--seconds", type=int, default=3, help="wrk duration per side and run")
     ap.add_argument("--clients", type=int, default=300, help="apt clients per replay (>= 6)")
     ap.add_argument("--only", nargs="*", choices=["small", "large", "apt"], help="run only these parts")
     ap.add_argument("--json")
