@@ -19,7 +19,7 @@ help:
 	@echo "make test         lint + unit tests + Molecule scenarios ($(SCENARIOS))"
 	@echo "make lab-destroy  remove the lab containers"
 	@echo "make bench        run bench/ against the lab (< 30 min)"
-	@echo "make bench-scaling  site.yml on 1-16 edges, default vs recommended ansible settings (~80 min)"
+	@echo "make bench-scaling  site.yml on 1-16 edges, default vs recommended ansible settings (~2 h)"
 
 deps:
 	@mkdir -p .cache
@@ -68,7 +68,7 @@ bench: deps
 	$(STAGE) bench python bench/run.py
 
 # site.yml on 1, 4, 8 and 16 edges with ansible's defaults and with the recommended settings
-# (about 80 min on 2 cores, so not part of `make bench`); writes bench/results/scaling.{md,json,png}.
+# (about 2 h on 2 cores, so not part of `make bench`); writes bench/results/scaling.{md,json,png}.
 bench-scaling: deps
 	$(STAGE) bench-scaling python bench/run.py --only site_scaling --output scaling
 
