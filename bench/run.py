@@ -52,17 +52,22 @@ def run_one(name, timeout):
         return {"available": False, "reason": f"bench/{script_name}.py does not exist yet"}
     with tempfile.NamedTemporaryFile(suffix=".json", delete=False) as tmp:
         out = tmp.name
+    # the script's output goes to .cache/bench-<name>.log as it runs, so a long benchmark can be followed
+    log = HERE.parent / ".cache" / f"bench-{name}.log"
+    log.parent.mkdir(exist_ok=True)
     start = time.monotonic()
     try:
-        proc = subprocess.run([sys.executable, str(script), *extra, "--json", out], capture_output=True,
-                              text=True, timeout=timeout)
+        with log.open("w") as fh:
+            proc = subprocess.run([sys.executable, str(script), *extra, "--json", out], stdout=fh,
+                                  stderr=subprocess.STDOUT, timeout=timeout)
     except subprocess.TimeoutExpired:
-        return {"available": False, "reason": f"timed out after {timeout}s"}
+        return {"available": False, "reason": f"timed out after {timeout}s (output: {log})"}
     took = time.monotonic() - start
-    sys.stderr.write(proc.stdout[-3000:] + proc.stderr[-3000:])
+    output = log.read_text()
+    sys.stderr.write(output[-3000:])
     if proc.returncode != 0:
         # a script's own error starts with "bench/<name>.py:" (what follows it may be a command's output)
-        lines = (proc.stderr or proc.stdout).strip().splitlines() or ["no output"]
+        lines = output.strip().splitlines() or ["no output"]
         msg = next((line for line in reversed(lines) if line.startswith("bench/")), lines[-1])
         return {"available": False, "reason": f"exit {proc.returncode}: {msg[:200]}"}
     try:
