@@ -15,9 +15,10 @@ Runs against the podman lab of `make lab` (lab-origin, lab-edge-fra, lab-client)
 2. Large file: the 64 MiB ISO of the files service warmed into the edge cache (every 8 MiB slice is
    checked for HIT with a range request) and the same bytes (checked by SHA-256) in the static root.
    Per run, 8 whole-file curl downloads over loopback from each, interleaved; MB/s = bytes / time.
-3. apt: from lab-client over the network (the real client path, < 50 requests/s), K clients each fetch
-   what `apt-get update` + `apt-get install perch-hello` fetch on a fresh machine: InRelease, the
-   by-hash Packages.xz of binary-amd64 and binary-all it names, and the newest perch-hello .deb of the
+3. apt: from lab-client over the network (the real client path, about 60 requests/s, under the
+   edge's per-client limit of 100 r/s), K clients each fetch what `apt-get update` + `apt-get install
+   perch-hello` fetch on a fresh machine: InRelease, the by-hash Packages.xz of binary-amd64 and
+   binary-all it names, and the newest perch-hello .deb of the
    index (every body is checked against its SHA-256). After client K/3 and 2K/3 a new perch-hello is
    built and `perch-repo-publish` runs on the origin (it purges the edges' metadata). Client 1 is the
    warm-up; over the others: hit ratio = (HIT + REVALIDATED + UPDATING + STALE) / requests, HIT share,
@@ -508,7 +509,7 @@ def main():
     ap.add_argument("--first", type=int, default=1, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.apt_clients:
-        apt_clients(EDGE_IP, DEB, SUITE, PACKAGE, args.first, args.apt_clients, pause=0.02)
+        apt_clients(EDGE_IP, DEB, SUITE, PACKAGE, args.first, args.apt_clients, pause=0.01)
         return
     if args.runs < 1 or args.clients < 6:
         ap.error("--runs must be >= 1 and --clients >= 6")

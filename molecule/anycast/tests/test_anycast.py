@@ -86,6 +86,23 @@ def test_drained_node_announces_graceful_shutdown_then_withdraws(node):
     wait_for(lambda: router_paths(node) == set(EDGES.values()), timeout=15)
 
 
+def test_converge_reconfigures_a_bird_left_on_an_older_config(node):
+    """A run stopped after writing bird.conf and before `birdc configure` leaves BIRD on the previous
+    configuration (here: one without the upstream session), and the rerun has no file left to
+    change: it must reconfigure anyway, and the route comes back."""
+    edge = node("anycast-edge1")
+    edge.check_output("printf 'router id 198.19.4.11;\\nprotocol device {}\\n' > /run/perch-old.conf"
+                      " && birdc 'configure \"/run/perch-old.conf\"' | grep -q Reconfigur")
+    wait_for(lambda: router_paths(node) == {EDGES["anycast-edge2"]}, timeout=15)
+    edge.check_output("touch /etc/bird/bird.conf && rm /run/perch-old.conf")
+    eph = os.environ["MOLECULE_EPHEMERAL_DIRECTORY"]
+    cmd = ["ansible-playbook", "-i", os.path.join(eph, "inventory"), os.path.join(SCENARIO, "converge.yml")]
+    res = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    assert res.returncode == 0, res.stdout[-2000:]
+    assert "RUNNING HANDLER [perch.cdn.anycast : Reconfigure BIRD]" in res.stdout
+    wait_for(lambda: router_paths(node) == set(EDGES.values()), timeout=30)
+
+
 def test_second_converge_changes_nothing_and_keeps_sessions(node):
     before = sessions_since(node)
     assert len(before) == 2

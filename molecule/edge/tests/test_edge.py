@@ -269,6 +269,29 @@ def test_rate_limit_hits_the_burst_not_the_neighbour(node):
     assert headers(node, url, extra=f"--interface {CLIENT_B}")[0] == 200
 
 
+def old_config_header(node):
+    out = node(CLIENT).check_output(
+        f"curl -s -o /dev/null -D - --max-time 10 --resolve www.{ZONE}:80:{IP[EDGE1]} http://www.{ZONE}/tour/page.html")
+    return "x-perch-old-config" in out.lower()
+
+
+def test_rerun_reloads_an_nginx_left_on_an_older_config(node):
+    """A run stopped after installing the files and before the reload leaves nginx serving the
+    previous configuration, and the rerun has no file left to change: it must reload anyway."""
+    inc = "/etc/nginx/perch/headers.inc"
+    node(EDGE1).check_output(f"cp -p {inc} /run/perch-headers.inc"
+                             f" && echo 'add_header X-Perch-Old-Config 1 always;' >> {inc}"
+                             " && nginx -q -t && systemctl reload nginx")
+    time.sleep(1)
+    # the edge now serves that "previous" configuration; the current files are back, not loaded
+    node(EDGE1).check_output(f"cp /run/perch-headers.inc {inc} && touch {inc} && rm /run/perch-headers.inc")
+    assert old_config_header(node)
+    res = playbook("edges.yml", "-l", EDGE1)
+    assert res.returncode == 0, res.stdout[-3000:]
+    assert "RUNNING HANDLER [perch.cdn.cache_edge : Reload nginx]" in res.stdout
+    assert not old_config_header(node)
+
+
 def test_broken_change_stops_the_rollout_after_the_canary(node):
     res = playbook("edges.yml", "-e", "cache_edge_extra_http_config='perch_not_a_directive on;'")
     assert res.returncode != 0
