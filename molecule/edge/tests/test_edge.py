@@ -282,7 +282,7 @@ def test_rerun_reloads_an_nginx_left_on_an_older_config(node):
     node(EDGE1).check_output(f"cp -p {inc} /run/perch-headers.inc"
                              f" && echo 'add_header X-Perch-Old-Config 1 always;' >> {inc}"
                              " && nginx -q -t && systemctl reload nginx")
-    time.sleep(1)
+    time.sleep(2.5)  # the role compares whole seconds: the files must be at least 2 s younger than the reload
     # the edge now serves that "previous" configuration; the current files are back, not loaded
     node(EDGE1).check_output(f"cp /run/perch-headers.inc {inc} && touch {inc} && rm /run/perch-headers.inc")
     assert old_config_header(node)
