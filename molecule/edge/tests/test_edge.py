@@ -296,13 +296,38 @@ def test_broken_change_stops_the_rollout_after_the_canary(node):
     res = playbook("edges.yml", "-e", "cache_edge_extra_http_config='perch_not_a_directive on;'")
     assert res.returncode != 0
     assert "nginx rejects the new configuration" in res.stdout
-    # every edge is previewed at once in check mode; the rollout starts at its own play
-    rollout = res.stdout.split("PLAY [Cache edges]", 1)[1]
+    # every edge is previewed at once in check mode; the rollout starts at its own plays (every
+    # edge serves, so the one for edges that serve nothing yet has no hosts)
+    rollout = res.stdout.split("PLAY [Cache edges that serve nothing yet", 1)[1]
     touched = set(re.findall(r"(?m)^(?:ok|changed|fatal): \[(edge-edge\d)\]", rollout))
     assert len(touched) == 1, touched  # the canary batch only
     for edge in (EDGE1, EDGE2):
         assert headers(node, f"http://www.{ZONE}/tour/page.html", edge=edge)[0] == 200
         assert "perch_not_a_directive" not in node(edge).check_output("cat /etc/nginx/perch/cdn.conf")
+
+
+def rollout_plays(stdout):
+    """The output of the play for edges that serve nothing yet, "PLAY [", the rolling play's."""
+    return stdout.split("PLAY [Cache edges that serve nothing yet", 1)[1].split("PLAY RECAP")[0].partition("PLAY [")
+
+
+def test_an_edge_that_serves_nothing_is_converged_first_and_alone(node):
+    """An edge whose nginx is down serves no traffic, so it skips the canary batches: it goes
+    through the first play, on its own. A broken change fails there, before any serving edge."""
+    node(EDGE1).check_output("systemctl stop nginx")
+    try:
+        res = playbook("edges.yml", "-e", "cache_edge_extra_http_config='perch_not_a_directive on;'")
+        assert res.returncode != 0
+        first, _, rest = rollout_plays(res.stdout)
+        assert set(re.findall(r"(?m)^fatal: \[(edge-edge\d)\]", first)) == {EDGE1}, first[-3000:]
+        assert not re.search(r"(?m)^(?:ok|changed|fatal): \[edge-edge\d\]", rest), rest[-3000:]
+        assert headers(node, f"http://www.{ZONE}/tour/page.html", edge=EDGE2)[0] == 200
+    finally:
+        res = playbook("edges.yml")
+    assert res.returncode == 0, res.stdout[-3000:]
+    first, _, rest = rollout_plays(res.stdout)
+    assert "changed: [edge-edge1]" in first and "edge-edge2" not in first + rest
+    assert headers(node, f"http://www.{ZONE}/tour/page.html", edge=EDGE1)[0] == 200
 
 
 def test_origin_report_counts_what_reached_it_through_the_edges(node):
