@@ -95,6 +95,26 @@ def test_broken_input_fails_and_old_answers_keep_flowing(node, extra):
         assert dig(node, server, "+subnet=198.51.100.7/32", "A", f"www.{ZONE}") == EXPECTED["198.51.100.7/32"]
 
 
+def soa_serial(node, server):
+    return dig(node, server, "SOA", ZONE)[0].split()[2]
+
+
+def test_converge_reloads_a_pdns_left_on_an_older_zone(node):
+    """A run stopped between publishing the zones file and the reload leaves pdns on the older
+    zone, and the rerun has no file left to change: it must reload anyway."""
+    published = soa_serial(node, SERVERS[0])
+    live = "/etc/powerdns/perch-zones.yml"
+    # pdns loads a zone with serial 42; then the published file is put back, without a reload
+    node("geodns-dns1").check_output(
+        f"cp -p {live} /run/perch-zones.yml && sed -i -E 's/^( *- soa: [^ ]+ [^ ]+) [0-9]+/\\1 42/' {live}"
+        f" && pdns_control reload && pdns_control purge && cp -p /run/perch-zones.yml {live}")
+    assert soa_serial(node, SERVERS[0]) == "42"
+    res = converge()
+    assert res.returncode == 0, res.stdout[-3000:]
+    assert "RUNNING HANDLER [perch.cdn.geodns : Reload pdns zones]" in res.stdout
+    assert soa_serial(node, SERVERS[0]) == soa_serial(node, SERVERS[1]) == published
+
+
 def test_query_logging_and_api_off(node):
     for name in ("geodns-dns1", "geodns-dns2"):
         host = node(name)
