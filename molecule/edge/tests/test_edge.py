@@ -32,6 +32,11 @@ def playbook(name, *args):
     return subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
 
 
+def rollout_plays(stdout):
+    """The output of the play for edges that serve nothing yet, "PLAY [", the rolling play's."""
+    return stdout.split("PLAY [Cache edges that serve nothing yet", 1)[1].split("PLAY RECAP")[0].partition("PLAY [")
+
+
 def headers(node, url, edge=EDGE1, extra=""):
     """HEAD-less GET through an edge from the client; returns (status, X-Cache-Status)."""
     host = url.split("/")[2]
@@ -298,17 +303,12 @@ def test_broken_change_stops_the_rollout_after_the_canary(node):
     assert "nginx rejects the new configuration" in res.stdout
     # every edge is previewed at once in check mode; the rollout starts at its own plays (every
     # edge serves, so the one for edges that serve nothing yet has no hosts)
-    rollout = res.stdout.split("PLAY [Cache edges that serve nothing yet", 1)[1]
+    rollout = "".join(rollout_plays(res.stdout))
     touched = set(re.findall(r"(?m)^(?:ok|changed|fatal): \[(edge-edge\d)\]", rollout))
     assert len(touched) == 1, touched  # the canary batch only
     for edge in (EDGE1, EDGE2):
         assert headers(node, f"http://www.{ZONE}/tour/page.html", edge=edge)[0] == 200
         assert "perch_not_a_directive" not in node(edge).check_output("cat /etc/nginx/perch/cdn.conf")
-
-
-def rollout_plays(stdout):
-    """The output of the play for edges that serve nothing yet, "PLAY [", the rolling play's."""
-    return stdout.split("PLAY [Cache edges that serve nothing yet", 1)[1].split("PLAY RECAP")[0].partition("PLAY [")
 
 
 def test_an_edge_that_serves_nothing_is_converged_first_and_alone(node):
