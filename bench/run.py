@@ -24,6 +24,7 @@ BENCHMARKS = [
     ("geo_map", "geo_map + zone rendering scaling"),
     ("edge", "cache edge: HIT vs static, large files, apt hit ratio"),
     ("dns_qps", "GeoDNS: geoip vs static zone QPS"),
+    ("dns_health", "GeoDNS: a failed edge leaves the answers, and comes back"),
     ("anycast", "anycast failover and BFD hard-failure time"),
     ("drain", "drain: failed requests and wall time"),
     ("site", "site.yml cold vs idempotent on the lab"),

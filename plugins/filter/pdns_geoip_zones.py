@@ -74,6 +74,34 @@ options:
   hostmaster:
     description: SOA RNAME. Default C(hostmaster.<zone>).
     type: str
+  health:
+    description:
+      - Health-following answers. When set, each region name holds a LUA record (pdns C(enable-lua-records=shared))
+        instead of static addresses; the DNS server then checks every edge itself, in the background, with
+        C(GET http://<service>.<zone><path>) (answer 200 and contain O(health.match)).
+      - "An answer is the live edges of the first O(answer_sites) sites of the region's list that have one; when none
+        has, the sites of the client's continent list, then of the default list; then O(last_resort); then every
+        address of the region's list (never an empty answer)."
+      - "C(health.<zone>) TXT shows what the server believes about each edge:
+        C(<node> <address> <service>:up|down ...)."
+    type: dict
+    suboptions:
+      path:
+        description: URL path of the edge health endpoint.
+        type: str
+        default: /.perch/health
+      match:
+        description: Text the health answer must contain.
+        type: str
+        default: perch-ok
+      timeout:
+        description: Seconds before a check gives up (1 to 60).
+        type: int
+        default: 2
+  last_resort:
+    description: Addresses answered when no edge in reach is up (the anycast service addresses). Only with O(health).
+    type: list
+    elements: str
 """
 
 EXAMPLES = r"""
@@ -97,6 +125,13 @@ EXAMPLES = r"""
       {{ cdn_geo_map | perch.cdn.pdns_geoip_zones(cdn_zone, cdn_edge_nodes, cdn_services,
            [{'name': 'ns1', 'ipv4': '192.0.2.53'}, {'name': 'ns2', 'ipv4': '198.51.100.53'}],
            ttl=30, answer_sites=2) }}
+
+- name: Health-following answers, with the anycast address as the last resort
+  ansible.builtin.set_fact:
+    cdn_geoip_zones: >-
+      {{ cdn_geo_map | perch.cdn.pdns_geoip_zones(cdn_zone, cdn_edge_nodes, cdn_services, cdn_dns_nodes,
+           health={'path': '/.perch/health', 'match': 'perch-ok', 'timeout': 2},
+           last_resort=['203.0.113.1']) }}
 """
 
 RETURN = r"""
@@ -124,10 +159,11 @@ FQCN = "perch.cdn.pdns_geoip_zones"
 
 
 def pdns_geoip_zones(geo_map, zone, edge_nodes, services, nameservers, ttl=60, answer_sites=1,
-                     serial=None, hostmaster=None):
+                     serial=None, hostmaster=None, health=None, last_resort=None):
     try:
         return render_zones(geo_map, zone, edge_nodes, services, nameservers, ttl=ttl,
-                            answer_sites=answer_sites, serial=serial, hostmaster=hostmaster)
+                            answer_sites=answer_sites, serial=serial, hostmaster=hostmaster,
+                            health=health, last_resort=last_resort)
     except CdnInventoryError as exc:
         raise AnsibleFilterError(f"{FQCN}: {exc}") from exc
 

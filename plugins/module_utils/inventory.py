@@ -290,7 +290,11 @@ def normalize_services(services) -> dict[str, dict]:
 
 
 # labels the zone renderer uses for itself
-RESERVED_LABELS = {"whoami": "the debug TXT record", "site": "per-site records"}
+RESERVED_LABELS = {
+    "whoami": "the debug TXT record",
+    "site": "per-site records",
+    "health": "the health debug TXT record",
+}
 
 
 def normalize_prefixes(prefixes) -> list[str]:

@@ -9,11 +9,18 @@ Facts about the backend this relies on (docs/backends/geoip.rst and geoipbackend
   expanded with the GeoIP value lower-cased, or "unknown" when the database has none;
 - record content is expanded too, including TXT (an empty TXT is still answered);
 - %ip disables caching of every record at that name, so whoami gets a name of its own.
+
+Health (pdns 4.7 LUA records, `enable-lua-records=shared`; lua-record.cc): a LUA record may stand
+where the backend answers; `ifurlup(url, {{group}, ...}, opts)` answers from the first group with
+an address whose URL answers 200 (and `stringmatch`), checked in the background every
+`lua-health-checks-interval` seconds. A check starts when an address is first asked about, and
+counts as down until its first result. Answers of LUA records never enter the packet cache.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import zlib
 from collections.abc import Mapping
 
@@ -30,6 +37,12 @@ from ansible_collections.perch.cdn.plugins.module_utils.inventory import (
 # content of whoami.<zone> TXT, expanded per query by the backend
 WHOAMI_TXT = '"ip %ip country %cc city %ci as %as"'
 SOA_TIMERS = "7200 3600 1209600"
+# the LUA record that defines the functions the health-checked answers call (include())
+LUA_LIBRARY = "_perch-lua"
+HEALTH_DEFAULTS = {"path": "/.perch/health", "match": "perch-ok", "timeout": 2}
+PATH_RE = re.compile(r"^/[A-Za-z0-9._~/-]*$")
+MATCH_RE = re.compile(r"^[A-Za-z0-9._ -]{1,64}$")
+
 
 
 def service_formats(service: str, zone: str) -> list[str]:
@@ -129,31 +142,139 @@ def _nameservers(nameservers, zone: str) -> list[tuple[str, str | None, str | No
     return out
 
 
-def _region_answer(region: str, sites, addrs, answer_sites: int) -> dict[str, list[str]]:
+def _region_sites(region: str, sites, addrs) -> list[str]:
+    """The sites of a region's list that have an active edge, in order; never empty."""
     if not isinstance(sites, list) or not sites:
         raise CdnInventoryError(f"geo_map region {region}: empty site list, refusing to publish an empty answer")
-    answer: dict[str, list[str]] = {"a": [], "aaaa": []}
-    used = 0
-    for site in sites:
-        if site in addrs:
-            for rtype in ("a", "aaaa"):
-                answer[rtype].extend(addrs[site][rtype])
-            used += 1
-            if used == answer_sites:
-                break
-    if not used:
+    serving = [site for site in sites if site in addrs]
+    if not serving:
         raise CdnInventoryError(
             f"geo_map region {region}: none of the sites {sites} has an active edge node, "
             "refusing to publish an empty answer")
+    return serving
+
+
+def _static_answer(sites, addrs, answer_sites: int) -> dict[str, list[str]]:
+    answer: dict[str, list[str]] = {"a": [], "aaaa": []}
+    for site in sites[:answer_sites]:
+        for rtype in ("a", "aaaa"):
+            answer[rtype].extend(addrs[site][rtype])
     return answer
 
 
+def _health(health) -> dict | None:
+    """Normalise the health-check settings (None: static answers)."""
+    if health is None or health is False:
+        return None
+    if health is True:
+        health = {}
+    if not isinstance(health, Mapping):
+        raise CdnInventoryError(f"field 'health': must be a mapping of path, match and timeout, got {health!r}")
+    unknown = sorted(str(k) for k in health if k not in HEALTH_DEFAULTS)
+    if unknown:
+        raise CdnInventoryError(f"field 'health.{unknown[0]}': unknown (allowed: {', '.join(HEALTH_DEFAULTS)})")
+    out = dict(HEALTH_DEFAULTS, **health)
+    if not isinstance(out["path"], str) or not PATH_RE.match(out["path"]):
+        raise CdnInventoryError(
+            f"field 'health.path': {out['path']!r} is not a URL path (/ then letters, digits, . _ ~ - /)")
+    if not isinstance(out["match"], str) or not MATCH_RE.match(out["match"]):
+        raise CdnInventoryError(
+            f"field 'health.match': {out['match']!r} must be 1-64 letters, digits, spaces or . _ -")
+    if not _is_int(out["timeout"]) or not 1 <= out["timeout"] <= 60:
+        raise CdnInventoryError(f"field 'health.timeout': must be whole seconds in 1..60, got {out['timeout']!r}")
+    return out
+
+
+def _last_resort(addresses) -> dict[str, list[str]]:
+    """The answer when no edge of a region's chain is up: the anycast addresses, per family."""
+    if addresses is None:
+        return {"a": [], "aaaa": []}
+    if isinstance(addresses, str) or not isinstance(addresses, (list, tuple)):
+        raise CdnInventoryError(f"field 'last_resort': must be a list of addresses, got {addresses!r}")
+    out: dict[str, list[str]] = {"a": [], "aaaa": []}
+    for addr in addresses:
+        if isinstance(addr, str) and ":" in addr:
+            out["aaaa"].append(_address(addr, 6, "last_resort", "last_resort"))
+        else:
+            out["a"].append(_address(addr, 4, "last_resort", "last_resort"))
+    return {k: sorted(set(v), key=_ip_sort_key) for k, v in out.items()}
+
+
+def _lua_str(value: str) -> str:
+    # every value is validated (addresses, host names, paths): no quote or backslash can get here
+    return "'" + value + "'"
+
+
+def _lua_groups(sites, addrs, rtype: str) -> str:
+    """{{'192.0.2.1', '192.0.2.2', s='fra'}, ...}: one group per site, the site's active addresses."""
+    groups = []
+    for site in sites:
+        ips = addrs[site][rtype]
+        if ips:
+            groups.append("{" + ", ".join([_lua_str(ip) for ip in ips] + [f"s={_lua_str(site)}"]) + "}")
+    return "{" + ", ".join(groups) + "}"
+
+
+def _lua_library(zone, svc_names, health, chains, last, answer_sites, edges) -> str:
+    """The Lua the health-checked records include once per pdns thread (see _LUA_LIBRARY)."""
+    urls = ", ".join(f"{{{_lua_str(svc)}, {_lua_str(f'http://{svc}.{zone}' + health['path'])}}}" for svc in svc_names)
+    tables = []
+    for rtype in ("A", "AAAA"):
+        conts = ", ".join(f"{code}={groups}" for code, groups in chains[rtype]["continents"])
+        tables.append(f"{rtype}={{c={{{conts}}}, d={chains[rtype]['default']}, "
+                      f"l={{{', '.join(_lua_str(ip) for ip in last[rtype.lower()])}}}}}")
+    edge_list = ", ".join(f"{{{_lua_str(name)}, {_lua_str(ip)}}}" for name, ip in edges)
+    return (
+        "(function() "
+        f"local o = {{selector='all', backupSelector='all', timeout='{health['timeout']}', "
+        f"stringmatch={_lua_str(health['match'])}}} "
+        f"local n = {answer_sites} "
+        f"local svcs = {{{urls}}} "
+        "local url = {} for _, s in ipairs(svcs) do url[s[1]] = s[2] end "
+        f"local chain = {{{', '.join(tables)}}} "
+        f"local edges = {{{edge_list}}} "
+        # an address's health as pdns believes it: ifurlup answers from the first group with a live
+        # address, else with every candidate; with the address twice, one answer means up
+        "function perch_up(u, ip) return #ifurlup(u, {{ip}, {ip}}, o) == 1 end "
+        # the live addresses of groups not seen yet, until n sites have answered
+        "local function take(u, groups, out, seen, used) "
+        "for _, g in ipairs(groups) do if used >= n then break end "
+        "if not seen[g.s] then seen[g.s] = true local live = false "
+        "for _, ip in ipairs(g) do if perch_up(u, ip) then out[#out + 1] = ip live = true end end "
+        "if live then used = used + 1 end end end return used end "
+        # the region's own list, then the client's continent list, then the default list, then the
+        # last resort (anycast), then every address of the region: never an empty answer
+        "function perch_answer(svc, t, groups) local u, out, seen = url[svc], {}, {} "
+        "local used = take(u, groups, out, seen, 0) "
+        "if used < n then local ok, cc = pcall(continentCode) "
+        "local c = ok and type(cc) == 'string' and chain[t].c[string.upper(cc)] "
+        "if c then used = take(u, c, out, seen, used) end "
+        "if used < n then take(u, chain[t].d, out, seen, used) end end "
+        "if #out > 0 then return out end if #chain[t].l > 0 then return chain[t].l end "
+        "for _, g in ipairs(groups) do for _, ip in ipairs(g) do out[#out + 1] = ip end end return out end "
+        # health.<zone> TXT: what this server believes about each edge, per service
+        "function perch_health() local out = {} for _, e in ipairs(edges) do local line = e[1] .. ' ' .. e[2] "
+        "for _, s in ipairs(svcs) do "
+        "line = line .. ' ' .. s[1] .. ':' .. (perch_up(s[2], e[2]) and 'up' or 'down') end "
+        "out[#out + 1] = line end return out end "
+        f"return 'perch.cdn health checks: GET {health['path']} answers 200 with {health['match']}' end)()"
+    )
+
+
+def _lua_record(rtype: str, version: str, call: str) -> dict:
+    # the library is (re)loaded when this thread's copy is not the one of this zone
+    code = f";if perch_lua ~= '{version}' then include('{LUA_LIBRARY}') perch_lua = '{version}' end return {call}"
+    return {"lua": f'{rtype} "{code}"'}
+
+
 def render_zones(geo_map, zone, edge_nodes, services, nameservers, ttl=60, answer_sites=1,
-                 serial=None, hostmaster=None) -> dict:
+                 serial=None, hostmaster=None, health=None, last_resort=None) -> dict:
     """{'domains': [...]} for geoip-zones-file; see docs/inventory.md for the names it creates."""
     zone = _zone_name(zone)
     ttl = _positive_int(ttl, "ttl")
     answer_sites = _positive_int(answer_sites, "answer_sites")
+    health = _health(health)
+    last = _last_resort(last_resort)
     if not isinstance(geo_map, Mapping) or not {"countries", "continents", "default"} <= set(geo_map):
         raise CdnInventoryError("geo_map: expected the output of perch.cdn.geo_map (countries, continents, default)")
     if isinstance(services, Mapping):
@@ -174,17 +295,20 @@ def render_zones(geo_map, zone, edge_nodes, services, nameservers, ttl=60, answe
             raise CdnInventoryError(f"service {svc!r}: same name as a name server")
     addrs = site_addresses(edge_nodes)
 
-    # every region resolved once, then copied under each service
-    regions: list[tuple[str, dict]] = []
+    # every region's serving sites resolved once, then used under each service
+    regions: list[tuple[str, list[str]]] = []
     countries = geo_map["countries"]
     for cc in COUNTRIES:
         if cc not in countries:
             raise CdnInventoryError(f"geo_map region countries.{cc}: missing, refusing to publish an empty answer")
-        regions.append((f"{cc.lower()}.country", _region_answer(f"countries.{cc}", countries[cc], addrs, answer_sites)))
+        regions.append((f"{cc.lower()}.country", _region_sites(f"countries.{cc}", countries[cc], addrs)))
+    continents = []
     for code in CONTINENTS:
-        sites = geo_map["continents"].get(code)
-        regions.append((f"{code.lower()}.continent", _region_answer(f"continents.{code}", sites, addrs, answer_sites)))
-    regions.append(("default", _region_answer("default", geo_map["default"], addrs, answer_sites)))
+        sites = _region_sites(f"continents.{code}", geo_map["continents"].get(code), addrs)
+        continents.append((code, sites))
+        regions.append((f"{code.lower()}.continent", sites))
+    default = _region_sites("default", geo_map["default"], addrs)
+    regions.append(("default", default))
 
     records: dict[str, list] = {}
     glue: dict[str, list] = {}
@@ -195,10 +319,27 @@ def render_zones(geo_map, zone, edge_nodes, services, nameservers, ttl=60, answe
     for site in sorted(addrs):
         records[f"{site}.site.{zone}"] = _rrset(addrs[site])
     service_map = {}
-    for svc in svc_names:
-        for prefix, answer in regions:
-            records[f"{prefix}.{svc}.{zone}"] = _rrset(answer)
-        service_map[f"{svc}.{zone}"] = service_formats(svc, zone)
+    if health is None:
+        for svc in svc_names:
+            for prefix, sites in regions:
+                records[f"{prefix}.{svc}.{zone}"] = _rrset(_static_answer(sites, addrs, answer_sites))
+            service_map[f"{svc}.{zone}"] = service_formats(svc, zone)
+    else:
+        rtypes = ["A"] + (["AAAA"] if any(a["aaaa"] for a in addrs.values()) else [])
+        chains = {rt: {"continents": [(code, _lua_groups(sites, addrs, rt.lower())) for code, sites in continents],
+                       "default": _lua_groups(default, addrs, rt.lower())} for rt in ("A", "AAAA")}
+        edges = [(name, node[fam]) for name, node in sorted(edge_nodes.items(), key=lambda kv: str(kv[0]))
+                 if (node.get("state") or "active") == "active" for fam in ("ipv4", "ipv6") if node.get(fam)]
+        library = _lua_library(zone, svc_names, health, chains, last, answer_sites, edges)
+        version = f"{zlib.crc32(library.encode()) & 0xFFFFFFFF:08x}"
+        records[f"{LUA_LIBRARY}.{zone}"] = [{"lua": f'TXT "{library}"'}]
+        records[f"health.{zone}"] = [_lua_record("TXT", version, "perch_health()")]
+        for svc in svc_names:
+            for prefix, sites in regions:
+                records[f"{prefix}.{svc}.{zone}"] = [
+                    _lua_record(rt, version, f"perch_answer('{svc}', '{rt}', {_lua_groups(sites, addrs, rt.lower())})")
+                    for rt in rtypes]
+            service_map[f"{svc}.{zone}"] = service_formats(svc, zone)
     records.update(glue)
 
     if serial is None:

@@ -197,3 +197,76 @@ def test_nameservers_from_cdn_nodes():
     assert "lab-dns3.cdn.example.org" not in dom["records"]
     with pytest.raises(AnsibleFilterError, match="at least one active node"):
         render(nameservers={"d": dict(dns["lab-dns3"])})
+
+
+# ---------------------------------------------------------------- health-following answers
+
+HEALTH = {"path": "/.perch/health", "match": "perch-ok", "timeout": 2}
+
+
+def test_health_puts_a_lua_record_where_the_addresses_were():
+    rec = render(health=HEALTH, last_resort=["203.0.113.1", "2001:db8:cdb::1"])["domains"][0]["records"]
+    lua = rec["de.country.www.cdn.example.org"]
+    assert [r["lua"].split()[0] for r in lua] == ["A", "AAAA"]  # AAAA because fra1 has IPv6
+    code = lua[0]["lua"]
+    # the whole ordered list of the country's sites, each one group of its active edges
+    assert "perch_answer('www', 'A', {{'192.0.2.11', '192.0.2.12', s='fra1'}, {'198.51.100.11', s='nyc1'}," in code
+    assert "'192.0.2.42'" not in code  # drained
+    assert "include('_perch-lua')" in code
+    library = rec["_perch-lua.cdn.example.org"][0]["lua"]
+    assert library.startswith('TXT "(function() ')
+    assert "http://www.cdn.example.org/.perch/health" in library and "stringmatch='perch-ok'" in library
+    assert "l={'203.0.113.1'}" in library and "l={'2001:db8:cdb::1'}" in library
+    assert rec["health.cdn.example.org"][0]["lua"].startswith('TXT ";')
+    # the static per-site names stay
+    assert rec["fra1.site.cdn.example.org"] == [
+        {"a": "192.0.2.11"}, {"a": "192.0.2.12"}, {"aaaa": "2001:db8:1::11"}, {"aaaa": "2001:db8:1::12"}]
+
+
+def test_health_records_load_the_library_of_their_own_zone():
+    one = render(health=HEALTH)["domains"][0]["records"]
+    two = render(health=dict(HEALTH, timeout=3))["domains"][0]["records"]
+    v1 = one["de.country.www.cdn.example.org"][0]["lua"].split("perch_lua ~= '")[1][:8]
+    v2 = two["de.country.www.cdn.example.org"][0]["lua"].split("perch_lua ~= '")[1][:8]
+    assert v1 != v2  # a pdns thread that ran the old library loads the new one
+
+
+def test_health_output_is_deterministic_and_loads_as_yaml():
+    a = render(health=HEALTH, last_resort=["203.0.113.1"])
+    shuffled_edges = dict(random.sample(list(EDGES.items()), len(EDGES)))
+    b = render(health=HEALTH, last_resort=["203.0.113.1"], edge_nodes=shuffled_edges)
+    assert a == b
+    text = yaml.safe_dump(a, width=100000)
+    assert yaml.safe_load(text) == a
+
+
+def test_without_ipv6_there_is_no_aaaa_record():
+    edges = {k: dict(v, ipv6=None) for k, v in EDGES.items()}
+    rec = render(health=HEALTH, edge_nodes=edges)["domains"][0]["records"]
+    assert [r["lua"].split()[0] for r in rec["default.deb.cdn.example.org"]] == ["A"]
+
+
+@pytest.mark.parametrize("health, field", [
+    ({"path": "no-slash"}, "health.path"),
+    ({"path": "/x'); os.exit() --"}, "health.path"),
+    ({"match": "it's"}, "health.match"),
+    ({"match": ""}, "health.match"),
+    ({"timeout": 0}, "health.timeout"),
+    ({"timeout": "2"}, "health.timeout"),
+    ({"interval": 2}, "health.interval"),
+    ("yes", "health"),
+])
+def test_bad_health_settings_name_the_field(health, field):
+    with pytest.raises(AnsibleFilterError, match=rf"perch\.cdn\.pdns_geoip_zones: field '{field}'"):
+        render(health=health)
+
+
+@pytest.mark.parametrize("last", [["not-an-address"], "203.0.113.1", [1]])
+def test_bad_last_resort_is_refused(last):
+    with pytest.raises(AnsibleFilterError, match="last_resort"):
+        render(health=HEALTH, last_resort=last)
+
+
+def test_health_is_a_reserved_service_name():
+    with pytest.raises(AnsibleFilterError, match="reserved"):
+        render(services={"health": {"kind": "web"}})

@@ -6,45 +6,31 @@ The tests run in file order and share the containers.
 """
 
 import json
-import os
 import re
-import subprocess
 import time
-from pathlib import Path
 
 import pytest
+from cdn import (
+    CLIENT,
+    CLIENT_B,
+    EDGES,
+    INV,
+    IP,
+    ORIGIN,
+    ZONE,
+    headers,
+    next_hops,
+    playbook,
+    podman,
+    put,
+    rollout_plays,
+)
 
-ROOT = Path(__file__).resolve().parents[3]
-INVENTORY = ROOT / "molecule" / "edge" / "inventory" / "hosts.yml"
-ZONE = "cdn.test.example"
-ORIGIN, EDGE1, EDGE2, CLIENT = "edge-origin", "edge-edge1", "edge-edge2", "edge-client"
-IP = {ORIGIN: "198.18.7.10", EDGE1: "198.18.7.11", EDGE2: "198.18.7.12", CLIENT: "198.18.7.50"}
-CLIENT_B = "198.18.7.51"
+EDGE1, EDGE2 = "cdn-edge-fra", "cdn-edge-nyc"
 ISO = "/iso/perch-lab.iso"
 ISO_SIZE = 256 * 1024 * 1024
 WEB_VALID, META_VALID = 3, 4
-
-
-def playbook(name, *args):
-    env = dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0",
-               ANSIBLE_COLLECTIONS_PATH=str(ROOT / ".cache" / "collections"), MOLECULE_PROJECT_DIRECTORY=str(ROOT))
-    cmd = ["ansible-playbook", "-i", str(INVENTORY), str(ROOT / "playbooks" / name), *args]
-    return subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
-
-
-def rollout_plays(stdout):
-    """The output of the play for edges that serve nothing yet, "PLAY [", the rolling play's."""
-    return stdout.split("PLAY [Cache edges that serve nothing yet", 1)[1].split("PLAY RECAP")[0].partition("PLAY [")
-
-
-def headers(node, url, edge=EDGE1, extra=""):
-    """HEAD-less GET through an edge from the client; returns (status, X-Cache-Status)."""
-    host = url.split("/")[2]
-    out = node(CLIENT).check_output(
-        f"curl -s -o /dev/null -D - --max-time 20 {extra} --resolve {host}:80:{IP[edge]} '{url}'")
-    status = int(out.split()[1])
-    cache = re.search(r"(?im)^x-cache-status:\s*(\S+)", out)
-    return status, cache.group(1).upper() if cache else None
+FIRST = "Cache edges that serve nothing yet"
 
 
 def origin_log_lines(node):
@@ -63,21 +49,20 @@ def write_origin(node, service, path, content):
 @pytest.fixture(scope="module", autouse=True)
 def client_apt(node):
     """The client trusts the origin's archive key (no [trusted=yes]) and uses the CDN's name."""
-    key = subprocess.run(["podman", "exec", ORIGIN, "cat", "/srv/perch/deb/perch-archive-keyring.gpg"],
-                         capture_output=True, check=True).stdout
-    subprocess.run(["podman", "exec", "-i", CLIENT, "sh", "-c",
-                    "mkdir -p /etc/apt/keyrings && cat > /etc/apt/keyrings/perch.gpg"], input=key, check=True)
+    key = podman("exec", ORIGIN, "cat", "/srv/perch/deb/perch-archive-keyring.gpg", capture_output=True).stdout
+    node(CLIENT).check_output("mkdir -p /etc/apt/keyrings")
+    put(CLIENT, "/etc/apt/keyrings/perch.gpg", key)
     node(CLIENT).check_output(
         f"echo 'deb [signed-by=/etc/apt/keyrings/perch.gpg] http://deb.{ZONE}/ perch main'"
         " > /etc/apt/sources.list.d/perch.list")
     node(CLIENT).check_output(f"ip addr add {CLIENT_B}/16 dev eth0 2>/dev/null || true")
     yield
     # ban.yml writes the inventory, as it should; the scenario's inventory is in git
-    (INVENTORY.parent / "group_vars" / "all" / "cdn_bans.yml").unlink(missing_ok=True)
+    (INV / "group_vars" / "all" / "cdn_bans.yml").unlink(missing_ok=True)
 
 
 def test_no_access_log_on_edges_after_converge(node):
-    for edge in (EDGE1, EDGE2):
+    for edge in EDGES:
         assert node(edge).check_output("find /var/log/nginx -name 'access*'") == ""
 
 
@@ -122,12 +107,12 @@ def test_expired_then_stale_and_updating_when_the_origin_is_slow_or_down(node):
     time.sleep(WEB_VALID + 1)
     # origin frozen: the first request serves the old copy and refreshes it in the background,
     # the next one finds that refresh under way
-    subprocess.run(["podman", "pause", ORIGIN], check=True)
+    podman("pause", ORIGIN)
     try:
         assert headers(node, url) == (200, "STALE")
         assert headers(node, url) == (200, "UPDATING")
     finally:
-        subprocess.run(["podman", "unpause", ORIGIN], check=True)
+        podman("unpause", ORIGIN)
     node(ORIGIN).check_output("systemctl stop nginx")
     try:
         time.sleep(WEB_VALID + 1)
@@ -267,8 +252,10 @@ def test_ban_and_unban_land_on_every_edge(node):
 
 def test_rate_limit_hits_the_burst_not_the_neighbour(node):
     url = f"http://www.{ZONE}/tour/page.html"
+    # 600 requests over 20 connections at once: far over 100 r/s with a burst of 200 (the role's defaults)
     codes = node(CLIENT).check_output(
-        f"seq 120 | xargs -P 20 -I{{}} curl -s -o /dev/null -w '%{{http_code}}\\n' {url} | sort | uniq -c")
+        f"for i in $(seq 600); do echo 'url = \"{url}\"'; echo 'output = /dev/null'; done > /tmp/flood.cfg && "
+        "curl -s -Z --parallel-max 20 -K /tmp/flood.cfg -w '%{http_code}\\n' | sort | uniq -c")
     assert re.search(r"\d+ 429", codes), codes
     assert re.search(r"\d+ 200", codes), codes
     assert headers(node, url, extra=f"--interface {CLIENT_B}")[0] == 200
@@ -303,12 +290,14 @@ def test_broken_change_stops_the_rollout_after_the_canary(node):
     assert "nginx rejects the new configuration" in res.stdout
     # every edge is previewed at once in check mode; the rollout starts at its own plays (every
     # edge serves, so the one for edges that serve nothing yet has no hosts)
-    rollout = "".join(rollout_plays(res.stdout))
-    touched = set(re.findall(r"(?m)^(?:ok|changed|fatal): \[(edge-edge\d)\]", rollout))
+    rollout = "".join(rollout_plays(res.stdout, FIRST))
+    touched = set(re.findall(r"(?m)^(?:ok|changed|fatal): \[(cdn-edge-\w+)\]", rollout))
     assert len(touched) == 1, touched  # the canary batch only
-    for edge in (EDGE1, EDGE2):
+    for edge in EDGES:
         assert headers(node, f"http://www.{ZONE}/tour/page.html", edge=edge)[0] == 200
         assert "perch_not_a_directive" not in node(edge).check_output("cat /etc/nginx/perch/cdn.conf")
+    # every edge still announces the anycast prefix
+    assert next_hops(node) == {bgp for _, bgp in EDGES.values()}
 
 
 def test_an_edge_that_serves_nothing_is_converged_first_and_alone(node):
@@ -318,15 +307,15 @@ def test_an_edge_that_serves_nothing_is_converged_first_and_alone(node):
     try:
         res = playbook("edges.yml", "-e", "cache_edge_extra_http_config='perch_not_a_directive on;'")
         assert res.returncode != 0
-        first, _, rest = rollout_plays(res.stdout)
-        assert set(re.findall(r"(?m)^fatal: \[(edge-edge\d)\]", first)) == {EDGE1}, first[-3000:]
-        assert not re.search(r"(?m)^(?:ok|changed|fatal): \[edge-edge\d\]", rest), rest[-3000:]
+        first, _, rest = rollout_plays(res.stdout, FIRST)
+        assert set(re.findall(r"(?m)^fatal: \[(cdn-edge-\w+)\]", first)) == {EDGE1}, first[-3000:]
+        assert not re.search(r"(?m)^(?:ok|changed|fatal): \[cdn-edge-\w+\]", rest), rest[-3000:]
         assert headers(node, f"http://www.{ZONE}/tour/page.html", edge=EDGE2)[0] == 200
     finally:
         res = playbook("edges.yml")
     assert res.returncode == 0, res.stdout[-3000:]
-    first, _, rest = rollout_plays(res.stdout)
-    assert "changed: [edge-edge1]" in first and "edge-edge2" not in first + rest
+    first, _, rest = rollout_plays(res.stdout, FIRST)
+    assert "changed: [cdn-edge-fra]" in first and not re.search(r"\[cdn-edge-(?!fra\])", first + rest)
     assert headers(node, f"http://www.{ZONE}/tour/page.html", edge=EDGE1)[0] == 200
 
 
@@ -372,7 +361,7 @@ def test_retention_timer_shreds_old_logs_and_keeps_reports(node):
 
 
 def test_no_access_log_and_no_client_address_on_edges(node):
-    for edge in (EDGE1, EDGE2):
+    for edge in EDGES:
         assert node(edge).check_output("find /var/log/nginx /var/cache/perch -maxdepth 1 -name 'access*'") == ""
         assert IP[CLIENT] not in node(edge).check_output("cat /var/log/nginx/error.log")
         assert CLIENT_B not in node(edge).check_output("cat /var/log/nginx/error.log")

@@ -5,59 +5,45 @@ The tests run in file order: serve v1, refuse the bad ones (still v1), rotate to
 """
 
 import json
-import os
 import re
 import subprocess
 import time
-from pathlib import Path
 
 import pytest
+from cdn import CLIENT, EDGES, ENV, IP, ROOT, ZONE, changed, finish, playbook, podman, put, start_playbook
 
-ROOT = Path(__file__).resolve().parents[3]
-INVENTORY = ROOT / "molecule" / "tls" / "inventory" / "hosts.yml"
-LAB = ROOT / ".cache" / "tls-molecule"
-EDGES = {"tls-edge1": "198.18.5.11", "tls-edge2": "198.18.5.12"}
-HOSTNAMES = ["www.cdn.lab.example", "deb.cdn.lab.example", "download.cdn.lab.example"]
-CA = "/usr/local/share/labca.pem"
-
-
-def playbook_env():
-    env = dict(os.environ)
-    env.update(
-        MOLECULE_PROJECT_DIRECTORY=str(ROOT),
-        ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"),
-        ANSIBLE_COLLECTIONS_PATH=str(ROOT / ".cache" / "collections"),
-        ANSIBLE_FORCE_COLOR="0",
-        ANSIBLE_NOCOLOR="1",
-    )
-    return env
+LAB = ROOT / ".cache" / "cdn-tls"
+HOSTNAMES = [f"www.{ZONE}", f"deb.{ZONE}", f"download.{ZONE}"]
+CA = "/usr/local/share/perch/labca.pem"
+PATHS = {f"www.{ZONE}": "/", f"deb.{ZONE}": "/dists/perch/InRelease", f"download.{ZONE}": "/iso/perch-lab.iso"}
 
 
-def playbook_cmd(name, *args):
-    return ["ansible-playbook", "-i", str(INVENTORY), str(ROOT / "playbooks" / name), *args]
-
-
-def playbook(name, *args):
-    return subprocess.run(playbook_cmd(name, *args), env=playbook_env(), capture_output=True, text=True, timeout=300)
+@pytest.fixture(scope="module", autouse=True)
+def client_trusts_the_lab_ca():
+    put(CLIENT, CA, (LAB / "labca.pem").read_bytes())
 
 
 def lab_serial(name):
-    out = subprocess.check_output(
-        ["openssl", "x509", "-noout", "-serial", "-in", str(LAB / name / "cert.pem")], text=True
-    )
+    out = subprocess.check_output(["openssl", "x509", "-noout", "-serial", "-in", str(LAB / name / "cert.pem")],
+                                  text=True)
     return out.strip().split("=")[1].upper()
 
 
 def served_serial(node, edge, hostname=HOSTNAMES[0]):
-    cmd = (
-        f"openssl s_client -connect {EDGES[edge]}:443 -servername {hostname} </dev/null 2>/dev/null"
-        " | openssl x509 -noout -serial"
-    )
-    return node("tls-client").check_output(cmd).strip().split("=")[1].upper()
+    cmd = (f"openssl s_client -connect {IP[edge]}:443 -servername {hostname} </dev/null 2>/dev/null"
+           " | openssl x509 -noout -serial")
+    return node(CLIENT).check_output(cmd).strip().split("=")[1].upper()
 
 
-def curl(edge, hostname):
-    return f"curl -sf --max-time 5 --cacert {CA} --resolve {hostname}:443:{EDGES[edge]} https://{hostname}/"
+def curl(edge, hostname, path="/"):
+    return (f"curl -s -r 0-99 -o /dev/null -D - --max-time 5 --cacert {CA} --resolve {hostname}:443:{IP[edge]}"
+            f" https://{hostname}{path}")
+
+
+def served_by(node, edge, hostname):
+    """The edge that answered over HTTPS verified with the lab CA (curl fails on a bad certificate)."""
+    out = node(CLIENT).check_output(curl(edge, hostname, PATHS[hostname]))
+    return re.search(r"(?im)^x-served-by:\s*(\S+)", out).group(1)
 
 
 @pytest.mark.parametrize("edge", sorted(EDGES))
@@ -75,7 +61,7 @@ def test_key_files_are_private(node, edge):
 @pytest.mark.parametrize("edge", sorted(EDGES))
 @pytest.mark.parametrize("hostname", HOSTNAMES)
 def test_https_through_each_edge_with_the_lab_ca(node, edge, hostname):
-    assert node("tls-client").check_output(curl(edge, hostname)).strip() == edge
+    assert served_by(node, edge, hostname) == edge
 
 
 @pytest.mark.parametrize("edge", sorted(EDGES))
@@ -86,7 +72,7 @@ def test_edges_serve_the_first_certificate(node, edge):
 BAD = {
     "mismatched-key": (["-e", "tls_test_cert=v2", "-e", "tls_test_key=v1"], "private key does not match"),
     "expired": (["-e", "tls_test_cert=expired"], "expired on"),
-    "missing-hostname": (["-e", "tls_test_cert=nodl"], "does not cover hostname download.cdn.lab.example"),
+    "missing-hostname": (["-e", "tls_test_cert=nodl"], f"does not cover hostname download.{ZONE}"),
     "expires-in-3-days": (["-e", "tls_test_cert=3days"], "tls_min_days_valid is 14"),
     "incomplete-chain": (["-e", "tls_test_cert=v2", "-e", "tls_test_chain=false"], "chain is incomplete"),
 }
@@ -96,14 +82,8 @@ BAD = {
 def refused(node):
     """Try every bad certificate at once (each run stops before any edge task, so they cannot interfere)."""
     links = {e: node(e).check_output("readlink /etc/perch/tls/cdn") for e in EDGES}
-    runs = {
-        case: subprocess.Popen(
-            playbook_cmd("rotate_certs.yml", *args),
-            env=playbook_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-        )
-        for case, (args, _) in BAD.items()
-    }  # fmt: skip
-    results = {case: (run.communicate(timeout=300)[0], run.returncode) for case, run in runs.items()}
+    runs = {case: start_playbook("rotate_certs.yml", *args) for case, (args, _) in BAD.items()}
+    results = {case: finish(run, timeout=300) for case, run in runs.items()}
     return links, results
 
 
@@ -111,20 +91,20 @@ def refused(node):
 def test_bad_certificate_is_refused_before_any_edge_changes(node, refused, case):
     _, reason = BAD[case]
     links, results = refused
-    out, returncode = results[case]
+    out, returncode = results[case].stdout, results[case].returncode
     assert returncode != 0, out
     assert "certificate 'cdn'" in out and reason in out, out
     assert "Install each certificate" not in out, "an edge task ran"
     for edge in EDGES:
         assert node(edge).check_output("readlink /etc/perch/tls/cdn") == links[edge]
         assert served_serial(node, edge) == lab_serial("cdn-v1")
-        assert node("tls-client").check_output(curl(edge, HOSTNAMES[0])).strip() == edge
+        assert served_by(node, edge, HOSTNAMES[0]) == edge
 
 
 LOOP = f"""
 rm -f /tmp/tls-stop /tmp/tls-result; ok=0; fail=0
 while [ ! -e /tmp/tls-stop ]; do
-  for ip in {" ".join(EDGES.values())}; do
+  for ip in {" ".join(IP[e] for e in EDGES)}; do
     if curl -sf -o /dev/null --max-time 5 --cacert {CA} --resolve {HOSTNAMES[0]}:443:$ip https://{HOSTNAMES[0]}/
     then ok=$((ok+1)); else fail=$((fail+1)); fi
   done
@@ -134,9 +114,8 @@ echo "$ok $fail" > /tmp/tls-result
 
 
 def test_rotation_changes_the_serial_without_a_failed_request(node):
-    client = node("tls-client")
-    env = dict(os.environ, CONTAINERS_CONF=str(ROOT / "tests" / "lab" / "containers.conf"))
-    loop = subprocess.Popen(["podman", "exec", "tls-client", "sh", "-c", LOOP], env=env)
+    client = node(CLIENT)
+    loop = subprocess.Popen(["podman", "exec", CLIENT, "sh", "-c", LOOP], env=ENV)
     try:
         time.sleep(2)
         run = playbook("rotate_certs.yml", "-v", "--diff", "-e", "tls_test_cert=v2")
@@ -156,11 +135,6 @@ def test_rotation_changes_the_serial_without_a_failed_request(node):
     assert "PRIVATE KEY" not in out
     # the first base64 line of the key holds the private scalar (later lines repeat the public key)
     assert (LAB / "cdn-v2" / "privkey.pem").read_text().splitlines()[1] not in out
-
-
-def changed(stdout, host):
-    """The changed= count of a host in the play recap."""
-    return [int(n) for n in re.findall(rf"^{host}\s+:.*\bchanged=(\d+)", stdout, re.M)]
 
 
 def v2_certificates(cert, key, chain):
@@ -186,26 +160,16 @@ def test_a_second_rotation_with_a_vault_encrypted_key_changes_nothing(tmp_path):
 
 
 def test_the_host_source_gives_the_same_material(node):
-    env = dict(os.environ, CONTAINERS_CONF=str(ROOT / "tests" / "lab" / "containers.conf"))
-    node("tls-client").check_output("install -d -m 0700 /root/tls-src")
+    node(CLIENT).check_output("install -d -m 0700 /root/tls-src")
     for src, dest in [
         ("cdn-v2/cert.pem", "cert.pem"),
         ("cdn-v2/privkey.pem", "privkey.pem"),
         ("intermediate.pem", "chain.pem"),
     ]:
-        subprocess.run(["podman", "cp", str(LAB / src), f"tls-client:/root/tls-src/{dest}"], env=env, check=True)
+        podman("cp", str(LAB / src), f"{CLIENT}:/root/tls-src/{dest}")
     extra = v2_certificates("/root/tls-src/cert.pem", "/root/tls-src/privkey.pem", "/root/tls-src/chain.pem")
-    run = playbook(
-        "rotate_certs.yml",
-        "-e",
-        "tls_rotate_serial=2",
-        "-e",
-        "tls_source=host",
-        "-e",
-        "tls_source_host=tls-client",
-        "-e",
-        extra,
-    )
+    run = playbook("rotate_certs.yml", "-e", "tls_rotate_serial=2", "-e", "tls_source=host",
+                   "-e", f"tls_source_host={CLIENT}", "-e", extra)
     assert run.returncode == 0, run.stdout
     for edge in EDGES:
         assert changed(run.stdout, edge) == [0], run.stdout
