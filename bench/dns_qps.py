@@ -24,8 +24,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, os.path.join(ROOT, ".cache", "collections"))
 
-from ansible_collections.perch.cdn.plugins.module_utils.geo import build_geo_map  # noqa: E402
-from ansible_collections.perch.cdn.plugins.module_utils.pdns_zones import render_zones  # noqa: E402
+from ansible_collections.perch.cdn.plugins.plugin_utils.geo import build_geo_map  # noqa: E402
+from ansible_collections.perch.cdn.plugins.plugin_utils.pdns_zones import render_zones  # noqa: E402
 
 NAME, IP, ZONE = "bench-dns-1", "198.18.9.11", "cdn.bench.example"
 IMAGE = os.environ.get("PERCH_LAB_IMAGE", "localhost/perch-lab-base:bookworm")

@@ -22,9 +22,9 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", ".cache", "collections"))
 
-from ansible_collections.perch.cdn.plugins.module_utils.geo import build_geo_map  # noqa: E402
-from ansible_collections.perch.cdn.plugins.module_utils.geodata import COUNTRIES  # noqa: E402
-from ansible_collections.perch.cdn.plugins.module_utils.pdns_zones import render_zones  # noqa: E402
+from ansible_collections.perch.cdn.plugins.plugin_utils.geo import build_geo_map  # noqa: E402
+from ansible_collections.perch.cdn.plugins.plugin_utils.geodata import COUNTRIES  # noqa: E402
+from ansible_collections.perch.cdn.plugins.plugin_utils.pdns_zones import render_zones  # noqa: E402
 
 
 def inventory(n: int, seed: int = 42):

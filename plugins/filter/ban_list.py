@@ -2,8 +2,8 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 
 from ansible.errors import AnsibleFilterError
-from ansible_collections.perch.cdn.plugins.module_utils.bans import ban_list as _ban_list
-from ansible_collections.perch.cdn.plugins.module_utils.inventory import CdnInventoryError
+from ansible_collections.perch.cdn.plugins.plugin_utils.bans import ban_list as _ban_list
+from ansible_collections.perch.cdn.plugins.plugin_utils.inventory import CdnInventoryError
 
 DOCUMENTATION = r"""
 name: ban_list

@@ -2,8 +2,8 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 
 from ansible.errors import AnsibleFilterError
-from ansible_collections.perch.cdn.plugins.module_utils.addresses import AddressError
-from ansible_collections.perch.cdn.plugins.module_utils.addresses import first_addresses as _first_addresses
+from ansible_collections.perch.cdn.plugins.plugin_utils.addresses import AddressError
+from ansible_collections.perch.cdn.plugins.plugin_utils.addresses import first_addresses as _first_addresses
 
 DOCUMENTATION = r"""
 name: first_addresses

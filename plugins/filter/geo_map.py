@@ -2,8 +2,8 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 
 from ansible.errors import AnsibleFilterError
-from ansible_collections.perch.cdn.plugins.module_utils.geo import build_geo_map
-from ansible_collections.perch.cdn.plugins.module_utils.inventory import CdnInventoryError
+from ansible_collections.perch.cdn.plugins.plugin_utils.geo import build_geo_map
+from ansible_collections.perch.cdn.plugins.plugin_utils.inventory import CdnInventoryError
 
 DOCUMENTATION = r"""
 name: geo_map
@@ -23,7 +23,7 @@ description:
   - Pure function; the same data in any dict order gives an identical result.
   - Validates its input first and raises an error naming C(perch.cdn.geo_map), the site or policy entry and
     the field. It also raises when some country would be left with an empty list.
-  - Reference coordinates ship in C(plugins/module_utils/geodata.py) (approximate capital coordinates written
+  - Reference coordinates ship in C(plugins/plugin_utils/geodata.py) (approximate capital coordinates written
     by the perch.cdn authors, GPL-3.0-or-later or CC0).
 positional: policy
 options:

@@ -2,7 +2,7 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 
 from ansible.errors import AnsibleFilterError
-from ansible_collections.perch.cdn.plugins.module_utils.addresses import AddressError, by_version
+from ansible_collections.perch.cdn.plugins.plugin_utils.addresses import AddressError, by_version
 
 DOCUMENTATION = r"""
 name: ip_version

@@ -2,8 +2,8 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 
 from ansible.errors import AnsibleFilterError
-from ansible_collections.perch.cdn.plugins.module_utils.inventory import CdnInventoryError
-from ansible_collections.perch.cdn.plugins.module_utils.inventory import serving_sites as _serving_sites
+from ansible_collections.perch.cdn.plugins.plugin_utils.inventory import CdnInventoryError
+from ansible_collections.perch.cdn.plugins.plugin_utils.inventory import serving_sites as _serving_sites
 
 DOCUMENTATION = r"""
 name: serving_sites

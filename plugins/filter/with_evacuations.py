@@ -2,8 +2,8 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 
 from ansible.errors import AnsibleFilterError
-from ansible_collections.perch.cdn.plugins.module_utils.inventory import CdnInventoryError
-from ansible_collections.perch.cdn.plugins.module_utils.policy import with_evacuations as _with_evacuations
+from ansible_collections.perch.cdn.plugins.plugin_utils.inventory import CdnInventoryError
+from ansible_collections.perch.cdn.plugins.plugin_utils.policy import with_evacuations as _with_evacuations
 
 DOCUMENTATION = r"""
 name: with_evacuations

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import random
 
-from ansible_collections.perch.cdn.plugins.module_utils.geo import default_reference, great_circle_km
-from ansible_collections.perch.cdn.plugins.module_utils.geodata import CONTINENTS, COUNTRIES
+from ansible_collections.perch.cdn.plugins.plugin_utils.geo import default_reference, great_circle_km
+from ansible_collections.perch.cdn.plugins.plugin_utils.geodata import CONTINENTS, COUNTRIES
 from hypothesis import strategies as st
 
 CODES = sorted(COUNTRIES)

@@ -7,13 +7,13 @@ import pycountry
 import pytest
 from ansible.errors import AnsibleFilterError
 from ansible_collections.perch.cdn.plugins.filter.geo_map import FilterModule, geo_map
-from ansible_collections.perch.cdn.plugins.module_utils.geo import (
+from ansible_collections.perch.cdn.plugins.plugin_utils.geo import (
     build_geo_map,
     default_reference,
     great_circle_km,
 )
-from ansible_collections.perch.cdn.plugins.module_utils.geodata import CONTINENTS, COUNTRIES
-from ansible_collections.perch.cdn.plugins.module_utils.inventory import CdnInventoryError
+from ansible_collections.perch.cdn.plugins.plugin_utils.geodata import CONTINENTS, COUNTRIES
+from ansible_collections.perch.cdn.plugins.plugin_utils.inventory import CdnInventoryError
 from hypothesis import given
 from hypothesis import strategies as st
 from strategies import active_sites, avoided, oracle, policy_for, shuffled, sites

@@ -8,7 +8,7 @@ import sys
 import netaddr
 import pytest
 import yaml
-from ansible_collections.perch.cdn.plugins.module_utils.geodata import CONTINENTS
+from ansible_collections.perch.cdn.plugins.plugin_utils.geodata import CONTINENTS
 
 DOC_NETS = [netaddr.IPNetwork(n) for n in ("192.0.2.0/24", "198.51.100.0/24", "203.0.113.0/24", "2001:db8::/32")]
 _VENV_PLAYBOOK = os.path.join(os.path.dirname(sys.executable), "ansible-playbook")
@@ -82,7 +82,7 @@ def test_validate_playbook_fails_loudly(root, tmp_path):
                        capture_output=True, text=True, env=_env(root), cwd=root)
     out = r.stdout + r.stderr
     assert r.returncode != 0
-    assert ("perch.cdn.validate_cdn: node 'edge-gru1-1': field 'cdn_ipv4': "
+    assert ("perch.cdn.cdn_model: node 'edge-gru1-1': field 'cdn_ipv4': "
             "'198.51.100.410' is not an IPv4 address") in out
 
 

@@ -16,7 +16,6 @@ import pytest
 import yaml
 from ansible_collections.perch.cdn.plugins.filter.geo_map import geo_map
 from ansible_collections.perch.cdn.plugins.filter.pdns_geoip_zones import pdns_geoip_zones
-
 from test_pdns_server import DIG, PDNS, _free_port
 
 ZONE = "cdn.health.example"

@@ -7,10 +7,10 @@ import pytest
 import yaml
 from ansible.errors import AnsibleFilterError
 from ansible_collections.perch.cdn.plugins.filter.pdns_geoip_zones import FilterModule, pdns_geoip_zones
-from ansible_collections.perch.cdn.plugins.module_utils.geo import build_geo_map
-from ansible_collections.perch.cdn.plugins.module_utils.geodata import CONTINENTS, COUNTRIES
-from ansible_collections.perch.cdn.plugins.module_utils.inventory import CdnInventoryError
-from ansible_collections.perch.cdn.plugins.module_utils.pdns_zones import WHOAMI_TXT, render_zones
+from ansible_collections.perch.cdn.plugins.plugin_utils.geo import build_geo_map
+from ansible_collections.perch.cdn.plugins.plugin_utils.geodata import CONTINENTS, COUNTRIES
+from ansible_collections.perch.cdn.plugins.plugin_utils.inventory import CdnInventoryError
+from ansible_collections.perch.cdn.plugins.plugin_utils.pdns_zones import WHOAMI_TXT, render_zones
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from strategies import shuffled, sites

@@ -19,13 +19,14 @@ counts as down until its first result. Answers of LUA records never enter the pa
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import re
 import zlib
 from collections.abc import Mapping
 
-from ansible_collections.perch.cdn.plugins.module_utils.geodata import CONTINENTS, COUNTRIES
-from ansible_collections.perch.cdn.plugins.module_utils.inventory import (
+from ansible_collections.perch.cdn.plugins.plugin_utils.geodata import CONTINENTS, COUNTRIES
+from ansible_collections.perch.cdn.plugins.plugin_utils.inventory import (
     HOSTNAME_RE,
     LABEL_RE,
     RESERVED_LABELS,
@@ -68,9 +69,7 @@ def _positive_int(value, field: str) -> int:
 
 
 def _ip_sort_key(addr: str):
-    import netaddr
-
-    ip = netaddr.IPAddress(addr)
+    ip = ipaddress.ip_address(addr)
     return (ip.version, int(ip))
 
 

@@ -3,7 +3,8 @@
 """The IP ban list of the cache edges (cdn_bans, maintained by playbooks/ban.yml).
 
 Pure Python on plain data, like inventory.py: errors are CdnInventoryError and the filter plugins
-prefix the message with their FQCN. Addresses are parsed with netaddr, as in inventory.py.
+prefix the message with their FQCN. Addresses are parsed with the standard library's ipaddress,
+as everywhere in perch.cdn.
 """
 
 from __future__ import annotations
@@ -12,12 +13,7 @@ import ipaddress
 import re
 from collections.abc import Iterable, Mapping
 
-from ansible_collections.perch.cdn.plugins.module_utils.inventory import CdnInventoryError
-
-try:
-    import netaddr
-except ImportError:  # pragma: no cover - reported by the filters with a clear message
-    netaddr = None
+from ansible_collections.perch.cdn.plugins.plugin_utils.inventory import CdnInventoryError
 
 # broader prefixes are almost certainly a mistake (a ban of /0 locks everyone out)
 MIN_PREFIXLEN = {4: 8, 6: 19}
@@ -26,26 +22,22 @@ MAX_PREFIXLEN = {4: 32, 6: 128}
 _PREFIXLEN_RE = re.compile(r"^[0-9]{1,3}$")
 
 
-def _need_netaddr():
-    if netaddr is None:
-        raise CdnInventoryError("the python library 'netaddr' is required on the controller (pip install netaddr)")
-
-
 def _show(value) -> str:
     # plain repr; tagged/unsafe str subclasses print like ordinary strings
     return repr(str(value)) if isinstance(value, str) else repr(value)
 
 
 def _network(value):
-    """Parse one ban entry; return a netaddr.IPNetwork, or raise naming the value."""
-    _need_netaddr()
+    """Parse one ban entry; return an ipaddress network, or raise naming the value."""
     if not isinstance(value, str):
         raise CdnInventoryError(f"{_show(value)} is not a string (give an IPv4/IPv6 address or CIDR prefix)")
     shown = _show(value)
     addr_part, slash, len_part = value.partition("/")
     try:
-        addr = netaddr.IPAddress(addr_part, flags=netaddr.INET_PTON)
-    except (netaddr.AddrFormatError, ValueError, TypeError):
+        if "%" in addr_part:
+            raise ValueError("scoped address")
+        addr = ipaddress.ip_address(addr_part)
+    except ValueError:
         raise CdnInventoryError(f"{shown} is not an IPv4/IPv6 address or CIDR prefix") from None
     version = addr.version
     if slash:
@@ -55,24 +47,22 @@ def _network(value):
         prefixlen = int(len_part)
     else:
         prefixlen = MAX_PREFIXLEN[version]
-    if version == 6 and addr.is_ipv4_mapped():
+    if version == 6 and addr.ipv4_mapped is not None:
         # nginx matches IPv4 clients on a dual-stack socket as IPv4: this ban would never apply
-        raise CdnInventoryError(f"{shown} is an IPv4-mapped IPv6 address (ban {addr.ipv4()} instead)")
-    net = netaddr.IPNetwork(f"{addr}/{prefixlen}")
+        raise CdnInventoryError(f"{shown} is an IPv4-mapped IPv6 address (ban {addr.ipv4_mapped} instead)")
+    net = ipaddress.ip_network(f"{addr}/{prefixlen}", strict=False)
     if prefixlen < MIN_PREFIXLEN[version]:
         raise CdnInventoryError(
             f"{shown} is broader than /{MIN_PREFIXLEN[version]}: almost certainly a mistake "
             f"(a ban of /0 would lock everyone out)")
-    if net.ip != net.network:
-        raise CdnInventoryError(f"{shown} has host bits set (did you mean {_cidr(net.cidr)}?)")
-    return net.cidr
+    if net.network_address != addr:
+        raise CdnInventoryError(f"{shown} has host bits set (did you mean {net}?)")
+    return net
 
 
 def _cidr(net) -> str:
-    # formatted by the stdlib (RFC 5952): netaddr defers to glibc's inet_ntop, which writes
-    # some IPv6 addresses in the deprecated IPv4-compatible form (::1:0 becomes ::0.1.0.0)
-    cls = ipaddress.IPv4Network if net.version == 4 else ipaddress.IPv6Network
-    return str(cls((net.first, net.prefixlen)))
+    # the stdlib writes IPv6 as RFC 5952 says (compressed, lower case)
+    return str(net)
 
 
 def normalize_ban(value) -> str:
@@ -89,7 +79,7 @@ def ban_list(entries) -> list[str]:
     nets = {}
     for value in entries:
         net = _network(value)
-        nets[(net.version, net.first, net.prefixlen)] = net
+        nets[(net.version, int(net.network_address), net.prefixlen)] = net
     return [_cidr(nets[key]) for key in sorted(nets)]
 
 

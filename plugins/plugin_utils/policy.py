@@ -2,7 +2,7 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Merge operator evacuations (written by playbooks/evacuate.yml) into the geo policy."""
 
-from ansible_collections.perch.cdn.plugins.module_utils.inventory import CdnInventoryError
+from ansible_collections.perch.cdn.plugins.plugin_utils.inventory import CdnInventoryError
 
 
 def with_evacuations(policy, evacuations, nodes=None):

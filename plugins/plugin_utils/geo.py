@@ -8,8 +8,8 @@ import heapq
 import math
 from collections.abc import Mapping
 
-from ansible_collections.perch.cdn.plugins.module_utils.geodata import CONTINENTS, COUNTRIES
-from ansible_collections.perch.cdn.plugins.module_utils.inventory import (
+from ansible_collections.perch.cdn.plugins.plugin_utils.geodata import CONTINENTS, COUNTRIES
+from ansible_collections.perch.cdn.plugins.plugin_utils.inventory import (
     CdnInventoryError,
     is_avoided,
     normalize_policy,

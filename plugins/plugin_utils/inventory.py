@@ -9,16 +9,12 @@ prefix the message with their FQCN and re-raise AnsibleFilterError.
 
 from __future__ import annotations
 
+import ipaddress
 import math
 import re
 from collections.abc import Iterable, Mapping
 
-from ansible_collections.perch.cdn.plugins.module_utils.geodata import CONTINENTS, COUNTRIES
-
-try:
-    import netaddr
-except ImportError:  # pragma: no cover - reported by the filters with a clear message
-    netaddr = None
+from ansible_collections.perch.cdn.plugins.plugin_utils.geodata import CONTINENTS, COUNTRIES
 
 STATES = ("active", "drained")
 SERVICE_KINDS = ("web", "apt", "files")
@@ -175,20 +171,44 @@ def is_avoided(name: str, site: Mapping, avoided: Iterable[str]) -> bool:
 
 # ---------------------------------------------------------------- nodes
 
-def _need_netaddr():
-    if netaddr is None:
-        raise CdnInventoryError("the python library 'netaddr' is required on the controller (pip install netaddr)")
-
-
 def _address(value, version: int, what: str, field: str) -> str:
-    _need_netaddr()
-    if not isinstance(value, str):
+    """The address in its canonical form (IPv6 compressed, RFC 5952), or an error naming the field."""
+    if not isinstance(value, str) or "%" in value:
         raise _fail(what, field, f"{value!r} is not an IPv{version} address")
     try:
-        addr = netaddr.IPAddress(value, version=version)
-    except (netaddr.AddrFormatError, ValueError, TypeError):
+        addr = ipaddress.ip_address(value)
+    except ValueError:
         raise _fail(what, field, f"{value!r} is not an IPv{version} address") from None
+    if addr.version != version:
+        raise _fail(what, field, f"{value!r} is not an IPv{version} address")
     return str(addr)
+
+
+# "address/length" with a decimal length: no netmask form, no spaces
+_CIDR_RE = re.compile(r"^[0-9A-Fa-f:.]+/[0-9]{1,3}$")
+
+
+def _is_address(value: str) -> bool:
+    try:
+        ipaddress.ip_address(value)
+    except ValueError:
+        return False
+    return True
+
+
+def parse_prefix(value):
+    """An ipaddress network from a CIDR string, or ValueError naming what is wrong."""
+    if not isinstance(value, str) or not _CIDR_RE.match(value):
+        if isinstance(value, str) and "/" not in value and _is_address(value):
+            raise ValueError("needs a prefix length (e.g. 203.0.113.0/24)")
+        raise ValueError("is not an IP prefix (CIDR, address/length)")
+    try:
+        net = ipaddress.ip_network(value, strict=False)
+    except ValueError:
+        raise ValueError("is not an IP prefix (CIDR, address/length)") from None
+    if str(net.network_address) != str(ipaddress.ip_address(value.split("/")[0])):
+        raise ValueError(f"has host bits set (did you mean {net}?)")
+    return net
 
 
 def cdn_nodes(hostvars, hosts) -> dict[str, dict]:
@@ -298,7 +318,6 @@ RESERVED_LABELS = {
 
 
 def normalize_prefixes(prefixes) -> list[str]:
-    _need_netaddr()
     if prefixes is None:
         return []
     prefixes = _name_list(prefixes, "cdn_anycast_prefixes", "cdn_anycast_prefixes")
@@ -306,56 +325,12 @@ def normalize_prefixes(prefixes) -> list[str]:
     for p in prefixes:
         what = f"cdn_anycast_prefixes entry {p!r}"
         try:
-            net = netaddr.IPNetwork(p)
-        except (netaddr.AddrFormatError, ValueError, TypeError):
-            raise _fail(what, "prefix", "is not an IP prefix (CIDR)") from None
-        if "/" not in p:
-            raise _fail(what, "prefix", "needs a prefix length (e.g. 203.0.113.0/24)")
-        if net.ip != net.network:
-            raise _fail(what, "prefix", f"has host bits set (did you mean {net.cidr}?)")
+            net = parse_prefix(p)
+        except ValueError as exc:
+            raise _fail(what, "prefix", str(exc)) from None
         for other_p, other in nets:
-            if net.version == other.version and (net.first <= other.last and other.first <= net.last):
+            if net.version == other.version and net.overlaps(other):
                 raise _fail(what, "prefix", f"overlaps {other_p!r}")
         nets.append((p, net))
-    return [str(net) for _, net in sorted(nets, key=lambda pn: (pn[1].version, pn[1].first, pn[1].prefixlen))]
-
-
-# ---------------------------------------------------------------- everything
-
-def validate(sites, nodes, services, policy, anycast_prefixes, edges=None, zone=None) -> bool:
-    """Validate the whole inventory; raise CdnInventoryError on the first problem, else True.
-
-    edges: optional names of the cdn_edges hosts; when given, sites without an active edge count
-    as drained for the "every country keeps an answer" check. zone: optional cdn_zone to check.
-    """
-    # local import: geo imports this module
-    from ansible_collections.perch.cdn.plugins.module_utils.geo import build_geo_map
-
-    if zone is not None and (not isinstance(zone, str) or "." not in zone
-                             or not HOSTNAME_RE.match(zone.rstrip(".").lower())):
-        raise _fail("cdn_zone", "cdn_zone", f"{zone!r} is not a domain name (e.g. cdn.example.org)")
-    norm_sites = normalize_sites(sites)
-    norm_policy = normalize_policy(policy, norm_sites)
-    norm_nodes = normalize_nodes(nodes, norm_sites)
-    normalize_services(services)
-    prefixes = normalize_prefixes(anycast_prefixes)
-    nets = [netaddr.IPNetwork(p) for p in prefixes]
-    for name, node in norm_nodes.items():
-        for field in ("ipv4", "ipv6"):
-            addr = node[field]
-            if addr is None:
-                continue
-            for net in nets:
-                if netaddr.IPAddress(addr) in net:
-                    raise _fail(f"node {name!r}", f"cdn_{field}",
-                                f"unicast address {addr} lies inside anycast prefix {net}")
-    check_sites = norm_sites
-    if edges is not None:
-        edges = _name_list(edges, "edges", "edges")
-        for e in edges:
-            if e not in norm_nodes:
-                raise CdnInventoryError(f"edge {e!r}: not among the validated nodes")
-        check_sites = serving_sites(norm_sites, {e: norm_nodes[e] for e in edges})
-    # raises on any country left without an answer
-    build_geo_map(check_sites, norm_policy, _normalized=True)
-    return True
+    return [str(net) for _, net in sorted(nets, key=lambda pn: (pn[1].version, int(pn[1].network_address),
+                                                                  pn[1].prefixlen))]

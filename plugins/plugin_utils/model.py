@@ -1,0 +1,131 @@
+# Copyright: perch.cdn contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The one model of the CDN, computed once from the inventory (docs/inventory.md), and the
+validation of the whole of it. Controller only: the filters call it, nothing runs on a node.
+
+Every playbook starts with playbooks/validate.yml, which computes the model with
+perch.cdn.cdn_model and sets it as the fact `perch_cdn_model` on every CDN node; the roles read
+nodes, states, services, policy and prefixes from it, and nothing else reads the inventory's
+cdn_* variables (cdn_state above all) for itself.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Mapping
+
+from ansible_collections.perch.cdn.plugins.plugin_utils.addresses import AddressError, first_addresses
+from ansible_collections.perch.cdn.plugins.plugin_utils.geo import build_geo_map
+from ansible_collections.perch.cdn.plugins.plugin_utils.inventory import (
+    HOSTNAME_RE,
+    CdnInventoryError,
+    _fail,
+    _name_list,
+    cdn_nodes,
+    normalize_nodes,
+    normalize_policy,
+    normalize_prefixes,
+    normalize_services,
+    normalize_sites,
+    serving_sites,
+)
+from ansible_collections.perch.cdn.plugins.plugin_utils.policy import with_evacuations
+
+# inventory group -> role of its hosts in the model
+ROLES = {"cdn_edges": "edge", "cdn_dns": "dns", "cdn_origin": "origin"}
+
+
+def validate(sites, nodes, services, policy, anycast_prefixes, edges=None, zone=None) -> bool:
+    """Validate the whole inventory; raise CdnInventoryError on the first problem, else True.
+
+    edges: optional names of the cdn_edges hosts; when given, sites without an active edge count
+    as drained for the "every country keeps an answer" check. zone: optional cdn_zone to check.
+    """
+    if zone is not None and (not isinstance(zone, str) or "." not in zone
+                             or not HOSTNAME_RE.match(zone.rstrip(".").lower())):
+        raise _fail("cdn_zone", "cdn_zone", f"{zone!r} is not a domain name (e.g. cdn.example.org)")
+    norm_sites = normalize_sites(sites)
+    norm_policy = normalize_policy(policy, norm_sites)
+    norm_nodes = normalize_nodes(nodes, norm_sites)
+    normalize_services(services)
+    prefixes = normalize_prefixes(anycast_prefixes)
+    nets = [ipaddress.ip_network(p) for p in prefixes]
+    for name, node in norm_nodes.items():
+        for field in ("ipv4", "ipv6"):
+            addr = node[field]
+            if addr is None:
+                continue
+            for net in nets:
+                if ipaddress.ip_address(addr) in net:
+                    raise _fail(f"node {name!r}", f"cdn_{field}",
+                                f"unicast address {addr} lies inside anycast prefix {net}")
+    check_sites = norm_sites
+    if edges is not None:
+        edges = _name_list(edges, "edges", "edges")
+        for e in edges:
+            if e not in norm_nodes:
+                raise CdnInventoryError(f"edge {e!r}: not among the validated nodes")
+        check_sites = serving_sites(norm_sites, {e: norm_nodes[e] for e in edges})
+    # raises on any country left without an answer
+    build_geo_map(check_sites, norm_policy, _normalized=True)
+    return True
+
+
+def _group(groups, name) -> list[str]:
+    hosts = groups.get(name) if isinstance(groups, Mapping) else None
+    return sorted(set(hosts or ()))
+
+
+def cdn_model(hostvars, groups, states=None, evacuations=None, check=True) -> dict:
+    """The CDN as the inventory describes it, validated (check), with optional what-ifs.
+
+    states: {node: state} applied over the nodes' cdn_state (drain.yml checks the CDN it is about to
+    make). evacuations: replaces cdn_evacuations (evacuate.yml checks the result before writing it).
+    The global cdn_* variables are read from the first CDN node's hostvars (group_vars/all).
+    """
+    members = {role: _group(groups, group) for group, role in ROLES.items()}
+    names = sorted({n for hosts in members.values() for n in hosts})
+    if not names:
+        raise CdnInventoryError("the inventory has no host in cdn_edges, cdn_dns or cdn_origin")
+    for role, hosts in members.items():
+        for other, others in members.items():
+            both = sorted(set(hosts) & set(others)) if role < other else []
+            if both:
+                raise CdnInventoryError(f"node {both[0]!r}: in two CDN groups ({role} and {other}); one node, one role")
+    first = hostvars[names[0]]
+    raw = cdn_nodes(hostvars, names)
+    for name, state in (states or {}).items():
+        if name not in raw:
+            raise CdnInventoryError(f"node {name!r}: not a CDN node (states)")
+        raw[name] = dict(raw[name], state=state)
+    evac = first.get("cdn_evacuations") if evacuations is None else evacuations
+    edges_raw = {n: raw[n] for n in members["edge"]}
+    policy = with_evacuations(first.get("cdn_policy") or {}, evac or {}, edges_raw)
+    sites, services = first.get("cdn_sites"), first.get("cdn_services")
+    prefixes, zone = first.get("cdn_anycast_prefixes") or [], first.get("cdn_zone")
+    if check:
+        validate(sites, raw, services, policy, prefixes, edges=members["edge"], zone=zone)
+    norm_sites = normalize_sites(sites)
+    nodes = normalize_nodes(raw, norm_sites)
+    for role, hosts in members.items():
+        for n in hosts:
+            nodes[n]["role"] = role
+    norm_prefixes = normalize_prefixes(prefixes)
+    try:
+        anycast = first_addresses(norm_prefixes)
+    except AddressError as exc:
+        raise _fail("cdn_anycast_prefixes", "cdn_anycast_prefixes", str(exc)) from None
+    return {
+        "zone": zone.rstrip(".").lower() if isinstance(zone, str) else zone,
+        "sites": norm_sites,
+        "serving_sites": serving_sites(norm_sites, {n: nodes[n] for n in members["edge"]}),
+        "services": normalize_services(services),
+        "policy": normalize_policy(policy, norm_sites),
+        "evacuations": dict(evac or {}),
+        "anycast_prefixes": norm_prefixes,
+        "anycast_addresses": anycast,
+        "nodes": nodes,
+        "edges": {n: nodes[n] for n in members["edge"]},
+        "dns": {n: nodes[n] for n in members["dns"]},
+        "origin": {n: nodes[n] for n in members["origin"]},
+    }

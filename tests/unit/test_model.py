@@ -1,0 +1,107 @@
+"""perch.cdn.cdn_model: one model of the CDN from hostvars and groups."""
+
+import copy
+
+import pytest
+from ansible.errors import AnsibleFilterError
+from ansible_collections.perch.cdn.plugins.filter.cdn_model import FilterModule, cdn_model
+
+GLOBAL = {
+    "cdn_zone": "CDN.Example.org.",
+    "cdn_sites": {
+        "fra1": {"country": "DE", "continent": "EU", "lat": 50.11, "lon": 8.68, "provider": "p1"},
+        "nyc1": {"country": "US", "continent": "NA", "lat": 40.71, "lon": -74.01},
+    },
+    "cdn_services": {"www": {"kind": "web"}, "deb": {"kind": "apt"}},
+    "cdn_policy": {"failover_depth": 2},
+    "cdn_evacuations": {"RU": ["fra1"]},
+    "cdn_anycast_prefixes": ["2001:db8:cdb::/48", "203.0.113.0/24"],
+}
+HOSTS = {
+    "edge-fra1-1": {"cdn_site": "fra1", "cdn_ipv4": "192.0.2.11", "cdn_ipv6": "2001:DB8:1::11"},
+    "edge-nyc1-1": {"cdn_site": "nyc1", "cdn_ipv4": "198.51.100.11", "cdn_state": "drained"},
+    "edge-nyc1-2": {"cdn_site": "nyc1", "cdn_ipv4": "198.51.100.12"},
+    "dns1": {"cdn_site": "fra1", "cdn_ipv4": "192.0.2.53"},
+    "origin": {"cdn_site": "fra1", "cdn_ipv4": "192.0.2.80"},
+    "client": {},
+}
+GROUPS = {"cdn_edges": ["edge-nyc1-2", "edge-fra1-1", "edge-nyc1-1"], "cdn_dns": ["dns1"], "cdn_origin": ["origin"],
+          "cdn_clients": ["client"]}
+
+
+def hostvars(**changes):
+    hv = {h: dict(GLOBAL, **v) for h, v in copy.deepcopy(HOSTS).items()}
+    for host, values in changes.items():
+        hv[host].update(values)
+    return hv
+
+
+def test_filter_module():
+    assert FilterModule().filters()["cdn_model"] is cdn_model
+
+
+def test_the_model():
+    m = cdn_model(hostvars(), GROUPS)
+    assert m["zone"] == "cdn.example.org"
+    assert list(m["edges"]) == ["edge-fra1-1", "edge-nyc1-1", "edge-nyc1-2"]
+    assert m["nodes"]["edge-fra1-1"] == {"site": "fra1", "ipv4": "192.0.2.11", "ipv6": "2001:db8:1::11",
+                                         "state": "active", "role": "edge"}
+    assert m["nodes"]["edge-nyc1-1"]["state"] == "drained"
+    assert m["dns"]["dns1"]["role"] == "dns" and m["origin"]["origin"]["role"] == "origin"
+    assert "client" not in m["nodes"]
+    assert m["policy"] == {"failover_depth": 2, "avoid": {"RU": ["fra1"]}, "pin": {}}
+    assert m["anycast_prefixes"] == ["203.0.113.0/24", "2001:db8:cdb::/48"]
+    assert m["anycast_addresses"] == ["203.0.113.1", "2001:db8:cdb::1"]
+    assert m["services"] == {"deb": {"kind": "apt", "aliases": []}, "www": {"kind": "web", "aliases": []}}
+    assert m["serving_sites"]["fra1"]["state"] == "active"
+
+
+def test_a_site_without_an_active_edge_is_not_serving():
+    m = cdn_model(hostvars(), GROUPS, states={"edge-nyc1-2": "drained"}, evacuations={})
+    assert m["serving_sites"]["nyc1"]["state"] == "drained"
+    assert m["nodes"]["edge-nyc1-2"]["state"] == "drained"
+
+
+def test_what_if_states_are_validated():
+    with pytest.raises(AnsibleFilterError, match=r"^perch\.cdn\.cdn_model: .*drained"):
+        cdn_model(hostvars(), GROUPS, states={"edge-fra1-1": "drained", "edge-nyc1-2": "drained"})
+
+
+def test_what_if_evacuations_replace_the_inventory_ones():
+    m = cdn_model(hostvars(), GROUPS, evacuations={"DE": ["edge-fra1-1"]})
+    assert m["policy"]["avoid"] == {"DE": ["fra1"]} and m["evacuations"] == {"DE": ["edge-fra1-1"]}
+
+
+@pytest.mark.parametrize("changes, states, words", [
+    ({"edge-fra1-1": {"cdn_ipv4": "192.0.2.300"}}, None, ["node 'edge-fra1-1'", "cdn_ipv4"]),
+    ({"edge-fra1-1": {"cdn_state": "gone"}}, None, ["node 'edge-fra1-1'", "cdn_state"]),
+    ({}, {"nobody": "drained"}, ["node 'nobody'", "not a CDN node"]),
+    ({h: {"cdn_anycast_prefixes": ["203.0.113.0/255.255.255.0"]} for h in HOSTS}, None, ["cdn_anycast_prefixes"]),
+])
+def test_errors_name_the_filter_and_the_field(changes, states, words):
+    with pytest.raises(AnsibleFilterError) as exc:
+        cdn_model(hostvars(**changes), GROUPS, states=states)
+    msg = str(exc.value)
+    assert msg.startswith("perch.cdn.cdn_model: "), msg
+    for w in words:
+        assert w in msg, (w, msg)
+
+
+def test_one_node_one_role():
+    groups = dict(GROUPS, cdn_dns=["dns1", "edge-fra1-1"])
+    with pytest.raises(AnsibleFilterError, match="edge-fra1-1.*two CDN groups"):
+        cdn_model(hostvars(), groups)
+
+
+def test_no_cdn_node():
+    with pytest.raises(AnsibleFilterError, match="no host in cdn_edges"):
+        cdn_model({}, {"all": []})
+
+
+def test_check_false_skips_validation_but_not_normalisation():
+    hv = hostvars()
+    for h in hv:
+        hv[h]["cdn_policy"] = {"failover_depth": 2, "avoid": {"DE": ["fra1"], "US": ["fra1", "nyc1"]}}
+    with pytest.raises(AnsibleFilterError):
+        cdn_model(hv, GROUPS)
+    assert cdn_model(hv, GROUPS, check=False)["policy"]["avoid"]["US"] == ["fra1", "nyc1"]
