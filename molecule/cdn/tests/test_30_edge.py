@@ -1,5 +1,5 @@
 """perch.cdn.origin + perch.cdn.cache_edge as a user sees them: apt-get through an edge with the
-origin's signed repository, cache statuses, a repository update under load, slices for a 256 MiB
+origin's signed repository, cache statuses, a repository update under load, slices for a 64 MiB
 file, purge, bans, rate limits and a rollout that stops at a broken canary.
 
 The tests run in file order and share the containers.
@@ -28,7 +28,7 @@ from cdn import (
 
 EDGE1, EDGE2 = "cdn-edge-fra", "cdn-edge-nyc"
 ISO = "/iso/perch-lab.iso"
-ISO_SIZE = 256 * 1024 * 1024
+ISO_SIZE = 64 * 1024 * 1024
 WEB_VALID, META_VALID = 3, 4
 FIRST = "Cache edges that serve nothing yet"
 
@@ -52,9 +52,11 @@ def client_apt(node):
     key = podman("exec", ORIGIN, "cat", "/srv/perch/deb/perch-archive-keyring.gpg", capture_output=True).stdout
     node(CLIENT).check_output("mkdir -p /etc/apt/keyrings")
     put(CLIENT, "/etc/apt/keyrings/perch.gpg", key)
+    # the CDN's repository only: the client routes 203.0.113.0/24 (anycast) into the lab, and
+    # this sandbox resolves public mirrors into that range
     node(CLIENT).check_output(
         f"echo 'deb [signed-by=/etc/apt/keyrings/perch.gpg] http://deb.{ZONE}/ perch main'"
-        " > /etc/apt/sources.list.d/perch.list")
+        " > /etc/apt/sources.list.d/perch.list && rm -f /etc/apt/sources.list")
     node(CLIENT).check_output(f"ip addr add {CLIENT_B}/16 dev eth0 2>/dev/null || true")
     yield
     # ban.yml writes the inventory, as it should; the scenario's inventory is in git
