@@ -33,7 +33,7 @@ image: deps
 lint: deps
 	$(STAGE) yamllint yamllint -s .
 	$(STAGE) ansible-lint ansible-lint --profile production
-	$(STAGE) ruff ruff check plugins tests bench molecule
+	$(STAGE) ruff ruff check plugins tests bench molecule scripts/phase-timer tests/lab/files/perch-ttl-client
 
 unit: deps
 	$(STAGE) unit pytest -q tests/unit
