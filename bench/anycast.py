@@ -13,28 +13,16 @@ Start times are read inside the edge, or on the host for pause; containers share
 
 import argparse
 import json
-import os
 import re
 import statistics
-import subprocess
 import time
 from datetime import datetime
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-ENV = dict(os.environ, CONTAINERS_CONF=os.path.join(ROOT, "tests", "lab", "containers.conf"),
-           ANSIBLE_COLLECTIONS_PATH=os.path.join(ROOT, ".cache", "collections"),
-           ANSIBLE_CONFIG=os.path.join(ROOT, "ansible.cfg"))
+from lab import pexec, row, sh
+
 ROUTER, EDGE, EDGE_IP = "lab-router", "lab-edge-fra", "198.19.100.21"
 ALL = {EDGE_IP, "198.19.100.22", "198.19.100.23"}
 OTHERS = ALL - {EDGE_IP}
-
-
-def sh(*cmd, check=True):
-    return subprocess.run(cmd, check=check, capture_output=True, text=True, env=ENV, cwd=ROOT)
-
-
-def pexec(name, script, check=True):
-    return sh("podman", "exec", name, "bash", "-c", script, check=check)
 
 
 def paths():
@@ -95,12 +83,6 @@ def trial_pause():
     return took
 
 
-def row(metric, values, target, limit):
-    med = statistics.median(values)
-    return {"metric": metric, "median": med, "min": min(values), "max": max(values), "unit": "s",
-            "runs": len(values), "target": target, "ok": max(values) <= limit if "max" in target else med <= limit}
-
-
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--trials", type=int, default=5)
@@ -111,8 +93,10 @@ def main():
     wait(lambda: paths() == ALL, timeout=60)
     stop = [trial_stop() for _ in range(args.trials)]
     pause = [trial_pause() for _ in range(args.trials)]
-    rows = [row("failover: nginx stopped -> route withdrawn at the router", stop, "median <= 2 s (stretch 1 s)", 2.0),
-            row("hard failure: edge paused -> route withdrawn (BFD 100 ms x 3)", pause, "max <= 1 s", 1.0)]
+    rows = [row("failover: nginx stopped -> route withdrawn at the router", stop, "s", "median <= 2 s (stretch 1 s)",
+                statistics.median(stop) <= 2.0),
+            row("hard failure: edge paused -> route withdrawn (BFD 100 ms x 3)", pause, "s", "max <= 1 s",
+                max(pause) <= 1.0)]
     for r in rows:
         print(f"{r['metric']}: median {r['median']:.3f}s, min {r['min']:.3f}s, max {r['max']:.3f}s over {r['runs']}")
     if args.json:

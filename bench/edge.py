@@ -38,15 +38,21 @@ import lzma
 import os
 import re
 import statistics
-import subprocess
 import sys
 import tarfile
 import time
 import zlib
 from functools import cmp_to_key
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-ENV = dict(os.environ, CONTAINERS_CONF=os.path.join(ROOT, "tests", "lab", "containers.conf"))
+# bench/ is sys.path[0] when this runs as a script, not when the unit tests load it by its file path
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+try:
+    from lab import pexec, row, sh
+except ModuleNotFoundError:
+    # lab-client runs a lone copy of this file for the apt replay, which needs nothing from lab
+    if "--apt-clients" not in sys.argv:
+        raise
+
 ORIGIN, EDGE, CLIENT = "lab-origin", "lab-edge-fra", "lab-client"
 EDGE_IP = "198.18.100.21"
 ZONE = "cdn.lab.example"
@@ -189,11 +195,6 @@ def count_origin_apt_lines(log_text):
     return len(re.findall(r'(?m)"(?:GET|HEAD) /(?:dists|pool)/', log_text))
 
 
-def row(metric, values, unit, target="", ok=None):
-    return {"metric": metric, "median": statistics.median(values), "min": min(values), "max": max(values),
-            "unit": unit, "runs": len(values), "target": target, "ok": ok}
-
-
 # ---------------------------------------------------------------- apt clients (run inside lab-client)
 
 def apt_clients(edge, host, suite, package, first, count, pause):
@@ -245,19 +246,6 @@ def _decompress(body):
 
 
 # ---------------------------------------------------------------- lab plumbing
-
-def sh(*cmd, check=True, input=None, text=True, timeout=600):
-    proc = subprocess.run(cmd, capture_output=True, text=text, env=ENV, input=input, timeout=timeout)
-    if check and proc.returncode != 0:
-        err = proc.stderr if text else proc.stderr.decode(errors="replace")
-        raise SystemExit(f"bench/edge.py: {' '.join(cmd)[:300]} failed (exit {proc.returncode}): {err.strip()[-800:]}")
-    return proc
-
-
-def pexec(name, script, check=True, input=None, text=True, timeout=600):
-    args = ["podman", "exec"] + (["-i"] if input is not None else []) + [name, "bash", "-c", script]
-    return sh(*args, check=check, input=input, text=text, timeout=timeout)
-
 
 def check_lab():
     for name in (ORIGIN, EDGE, CLIENT):

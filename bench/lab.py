@@ -39,6 +39,9 @@ def playbook(name, *args, inv=LAB, timeout=900):
     return sh("ansible-playbook", "-i", inv, ROOT / "playbooks" / name, *args, timeout=timeout)
 
 
-def row(metric, values, unit, target="", ok=None):
-    return {"metric": metric, "median": statistics.median(values), "min": min(values), "max": max(values),
-            "unit": unit, "runs": len(values), "target": target, "ok": ok}
+def row(metric, values, unit, target="", ok=None, digits=None):
+    """One result row; `digits` rounds median, min and max (None keeps them as measured)."""
+    def num(x):
+        return x if digits is None else round(x, digits)  # round(x, None) would make an int
+    return {"metric": metric, "median": num(statistics.median(values)), "min": num(min(values)),
+            "max": num(max(values)), "unit": unit, "runs": len(values), "target": target, "ok": ok}

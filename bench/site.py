@@ -20,24 +20,18 @@ The fleet is removed at the end unless --keep-fleet.
 
 import argparse
 import json
-import os
 import re
 import shutil
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
 
 import yaml
+from lab import ENV, LAB, ROOT, row, sh
 
-ROOT = Path(__file__).resolve().parents[1]
-LAB = ROOT / "inventories" / "lab"
-RECOMMENDED = ROOT / "ansible.cfg"
+RECOMMENDED = ROOT / "ansible.cfg"  # lab.ENV's ANSIBLE_CONFIG
 DEFAULT = ROOT / "bench" / "ansible-default.cfg"
-ENV = dict(os.environ, CONTAINERS_CONF=str(ROOT / "tests" / "lab" / "containers.conf"),
-           ANSIBLE_COLLECTIONS_PATH=str(ROOT / ".cache" / "collections"), ANSIBLE_NOCOLOR="1",
-           ANSIBLE_FORCE_COLOR="0", ANSIBLE_CONFIG=str(RECOMMENDED))
 RECAP = re.compile(r"^(\S+)\s+: ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)", re.M)
 CAPS = ["NET_ADMIN", "NET_RAW", "NET_BROADCAST", "NET_BIND_SERVICE"]
 SITES = ["fra", "nyc", "sin"]
@@ -45,14 +39,6 @@ SITES = ["fra", "nyc", "sin"]
 
 def log(msg):
     print(msg, flush=True)
-
-
-def sh(*cmd, check=True, env=None, timeout=1800):
-    res = subprocess.run(cmd, capture_output=True, text=True, env=env or ENV, cwd=ROOT, timeout=timeout)
-    if check and res.returncode != 0:
-        raise SystemExit(f"bench/site.py: {' '.join(map(str, cmd))} failed (exit {res.returncode}):\n"
-                         f"{(res.stdout + res.stderr)[-3000:]}")
-    return res
 
 
 def playbook(inv, play, cfg=RECOMMENDED, idempotent=False):
@@ -70,11 +56,6 @@ def playbook(inv, play, cfg=RECOMMENDED, idempotent=False):
         raise SystemExit(f"bench/site.py: the rerun of {play} changed {changed} tasks on {hosts}: "
                          "not an idempotent figure")
     return took, changed
-
-
-def stats(metric, values, unit, target="", ok=None):
-    return {"metric": metric, "median": round(statistics.median(values), 3), "min": round(min(values), 3),
-            "max": round(max(values), 3), "unit": unit, "runs": len(values), "target": target, "ok": ok}
 
 
 # ---------------------------------------------------------------- lab: cold vs idempotent
@@ -99,9 +80,9 @@ def lab_part(runs):
         log(f"lab run {i + 1}: cold {c:.1f} s, idempotent {d:.1f} s, ratio {d / c:.3f}")
     ratios = [d / c for c, d in zip(cold, idem, strict=True)]
     return [
-        stats("site.yml cold on new containers (lab: origin, 3 edges, 2 DNS)", cold, "s"),
-        stats("site.yml idempotent rerun (lab), changed=0", idem, "s"),
-        stats("idempotent / cold (per run)", ratios, "ratio", "<= 0.4", statistics.median(ratios) <= 0.4),
+        row("site.yml cold on new containers (lab: origin, 3 edges, 2 DNS)", cold, "s", digits=3),
+        row("site.yml idempotent rerun (lab), changed=0", idem, "s", digits=3),
+        row("idempotent / cold (per run)", ratios, "ratio", "<= 0.4", statistics.median(ratios) <= 0.4, digits=3),
     ]
 
 
@@ -200,15 +181,15 @@ def scaling_part(runs, sizes, keep):
     rows, curve = [], {}
     for name in series:
         for n in sizes:
-            rows.append(stats(f"site.yml idempotent, {n} edges, {name}", times[name][n], "s"))
+            rows.append(row(f"site.yml idempotent, {n} edges, {name}", times[name][n], "s", digits=3))
         if len(sizes) > 1:
             per_run = [[(n, times[name][n][r]) for n in sizes] for r in range(runs)]
-            rows.append(stats(f"marginal cost per edge, {name} (least-squares slope)",
-                              [slope(p) for p in per_run], "s/edge"))
+            rows.append(row(f"marginal cost per edge, {name} (least-squares slope)",
+                            [slope(p) for p in per_run], "s/edge", digits=3))
         if 4 in sizes and 16 in sizes:
             ratio = [times[name][16][r] / times[name][4][r] for r in range(runs)]
-            rows.append(stats(f"16 edges / 4 edges, {name}", ratio, "ratio", "< 4",
-                              statistics.median(ratio) < 4))
+            rows.append(row(f"16 edges / 4 edges, {name}", ratio, "ratio", "< 4",
+                            statistics.median(ratio) < 4, digits=3))
         curve[name] = [[n, statistics.median(v), min(v), max(v)] for n, v in times[name].items()]
     curves = {"site.yml idempotent vs edges": {"x": "edges", "y": "wall time (s)", "series": curve}}
     return rows, curves
