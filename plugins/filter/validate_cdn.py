@@ -14,9 +14,11 @@ description:
   - Returns V(true), or raises an error naming C(perch.cdn.validate_cdn), the offending site, node or
     policy entry, and the field.
   - "Checks: sites (ISO 3166-1 country, continent code, lat/lon range, state, provider, weight, no unknown fields);
-    nodes (known site, IPv4/IPv6 addresses via netaddr, state, no address used twice, no unicast address inside
-    an anycast prefix); services (DNS label names, kind, aliases); anycast prefixes (CIDR, no host bits,
-    no overlap); policy (failover_depth, avoid/pin naming known countries and sites or providers); and that
+    nodes (known site, IPv4/IPv6 addresses, state, no address used twice, no unicast address inside
+    an anycast prefix, no loopback, multicast, link-local, broadcast or IPv4-mapped address); services (DNS label
+    names, kind, aliases, no alias twice); anycast prefixes (CIDR, no host bits, no overlap, IPv4 /8-/24 and
+    IPv6 /19-/48, public address space unless O(anycast_allow_special), inside O(anycast_owned));
+    policy (failover_depth, avoid/pin naming known countries and sites or providers); and that
     no country is left with an empty answer (every site drained or avoided)."
   - With O(edges), sites without an active edge node count as drained for the empty-answer check.
 positional: nodes, services, policy, anycast_prefixes
@@ -49,6 +51,22 @@ options:
   zone:
     description: C(cdn_zone), checked to be a domain name.
     type: str
+  dns:
+    description: Names of the C(cdn_dns) hosts; each must be a DNS label, and not all of them drained.
+    type: list
+    elements: str
+  bans:
+    description: C(cdn_bans); a ban that covers loopback, a node of O(nodes) or an anycast prefix is refused.
+    type: list
+    elements: str
+  anycast_allow_special:
+    description: Accept anycast prefixes in special-purpose address space (a lab on documentation ranges).
+    type: bool
+    default: false
+  anycast_owned:
+    description: The project's own address space (C(cdn_anycast_owned)); every anycast prefix must lie inside it.
+    type: list
+    elements: str
 """
 
 EXAMPLES = r"""
@@ -70,9 +88,11 @@ _value:
 FQCN = "perch.cdn.validate_cdn"
 
 
-def validate_cdn(sites, nodes, services, policy, anycast_prefixes, edges=None, zone=None):
+def validate_cdn(sites, nodes, services, policy, anycast_prefixes, edges=None, zone=None, dns=None, bans=None,
+                 anycast_allow_special=False, anycast_owned=None):
     try:
-        return validate(sites, nodes, services, policy, anycast_prefixes, edges=edges, zone=zone)
+        return validate(sites, nodes, services, policy, anycast_prefixes, edges=edges, zone=zone, dns=dns, bans=bans,
+                        anycast_allow_special=anycast_allow_special, anycast_owned=anycast_owned)
     except CdnInventoryError as exc:
         raise AnsibleFilterError(f"{FQCN}: {exc}") from exc
 

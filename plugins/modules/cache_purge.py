@@ -34,6 +34,14 @@ options:
     type: list
     elements: str
     default: []
+  confirm_all:
+    description: A prefix of C(/) matches every entry of the cache; it is refused unless this is V(true).
+    type: bool
+    default: false
+notes:
+  - The cache tree belongs to nginx's user, so the module treats it as untrusted. It never follows a symbolic link
+    and never blocks on a special file; it reads and removes regular files only, each relative to its directory.
+  - When run as root, it drops to the owner of O(cache_dir) before it reads anything.
 attributes:
   check_mode:
     support: full
@@ -62,6 +70,7 @@ count:
 """
 
 import os  # noqa: E402 (after the documentation strings, as Ansible modules are written)
+import stat  # noqa: E402
 
 from ansible.module_utils.basic import AnsibleModule  # noqa: E402
 from ansible_collections.perch.cdn.plugins.module_utils.cache_scan import matching_files  # noqa: E402
@@ -74,6 +83,7 @@ def main():
             "prefixes": {"type": "list", "elements": "str", "default": []},
             "keys": {"type": "list", "elements": "str", "default": [], "no_log": False},
             "exclude": {"type": "list", "elements": "str", "default": []},
+            "confirm_all": {"type": "bool", "default": False},
         },
         supports_check_mode=True,
     )
@@ -84,16 +94,28 @@ def main():
         module.fail_json(msg="perch.cdn.cache_purge: give at least one of prefixes or keys")
     if "" in prefixes:
         module.fail_json(msg="perch.cdn.cache_purge: an empty prefix would purge the whole cache; refusing")
-    if not os.path.isdir(cache_dir):
-        module.fail_json(msg=f"perch.cdn.cache_purge: cache_dir {cache_dir!r} is not a directory")
+    if "/" in prefixes and not module.params["confirm_all"]:
+        module.fail_json(msg="perch.cdn.cache_purge: the prefix / purges every entry of the cache; "
+                             "set confirm_all (purge.yml: -e confirm_all=true) if that is what you want")
+    try:
+        info = os.lstat(cache_dir)
+    except OSError as exc:
+        module.fail_json(msg=f"perch.cdn.cache_purge: cache_dir {cache_dir!r}: {exc}")
+    if not stat.S_ISDIR(info.st_mode):
+        module.fail_json(msg=f"perch.cdn.cache_purge: cache_dir {cache_dir!r} is not a directory (no link is followed)")
+    if os.geteuid() == 0 and info.st_uid != 0:
+        # what nginx's user may do in its own cache, and nothing more
+        os.setgroups([])
+        os.setgid(info.st_gid)
+        os.setuid(info.st_uid)
 
     purged = []
-    for path, key in matching_files(cache_dir, prefixes, keys):
+    for path, key, dir_fd, name in matching_files(cache_dir, prefixes, keys):
         if any(part in key for part in module.params["exclude"]):
             continue
         if not module.check_mode:
             try:
-                os.unlink(path)
+                os.unlink(name, dir_fd=dir_fd)
             except FileNotFoundError:
                 continue  # nginx's cache manager removed it meanwhile
             except OSError as exc:

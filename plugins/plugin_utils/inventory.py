@@ -184,6 +184,24 @@ def _address(value, version: int, what: str, field: str) -> str:
     return str(addr)
 
 
+def unusable_address(addr) -> str | None:
+    """Why a node cannot be reached at this unicast address, or None."""
+    ip = ipaddress.ip_address(addr)
+    if ip.is_unspecified:
+        return "the unspecified address"
+    if ip.is_loopback:
+        return "a loopback address"
+    if ip.is_multicast:
+        return "a multicast address"
+    if ip.is_link_local:
+        return "a link-local address"
+    if ip.version == 4 and ip == ipaddress.IPv4Address("255.255.255.255"):
+        return "the broadcast address"
+    if ip.version == 6 and ip.ipv4_mapped is not None:
+        return f"an IPv4-mapped IPv6 address (give {ip.ipv4_mapped} as cdn_ipv4)"
+    return None
+
+
 # "address/length" with a decimal length: no netmask form, no spaces
 _CIDR_RE = re.compile(r"^[0-9A-Fa-f:.]+/[0-9]{1,3}$")
 
@@ -258,6 +276,9 @@ def normalize_nodes(nodes, sites: Mapping[str, dict]) -> dict[str, dict]:
         for field, addr in (("cdn_ipv4", ipv4), ("cdn_ipv6", ipv6)):
             if addr is None:
                 continue
+            why = unusable_address(addr)
+            if why:
+                raise _fail(what, field, f"{addr} is {why}: no client or node can reach it")
             if addr in seen:
                 raise _fail(what, field, f"{addr} is already the address of node {seen[addr]!r}")
             seen[addr] = name
@@ -287,6 +308,7 @@ def normalize_services(services) -> dict[str, dict]:
     if not services:
         raise CdnInventoryError("cdn_services is empty: define at least one service")
     out = {}
+    claimed: dict[str, str] = {}
     for name in sorted(services, key=str):
         svc = services[name]
         what = f"service {name!r}"
@@ -305,6 +327,9 @@ def normalize_services(services) -> dict[str, dict]:
         for alias in aliases:
             if not HOSTNAME_RE.match(alias):
                 raise _fail(what, "aliases", f"{alias!r} is not a lower-case host name")
+            if alias in claimed:
+                raise _fail(what, "aliases", f"{alias!r} is already an alias of service {claimed[alias]!r}")
+            claimed[alias] = name
         out[name] = {"kind": kind, "aliases": aliases}
     return out
 
@@ -317,10 +342,23 @@ RESERVED_LABELS = {
 }
 
 
-def normalize_prefixes(prefixes) -> list[str]:
+# what BGP carries between networks: a longer prefix is filtered, a shorter one is almost surely a typo
+ANYCAST_PREFIXLEN = {4: (8, 24), 6: (19, 48)}
+
+
+def normalize_prefixes(prefixes, allow_special=False, owned=None) -> list[str]:
+    """Validate cdn_anycast_prefixes: CIDR, no host bits, no overlap, a length BGP carries (IPv4
+    /8-/24, IPv6 /19-/48), public address space unless allow_special (a lab on documentation
+    ranges), and inside one of `owned` (cdn_anycast_owned) when that allow-list is given."""
     if prefixes is None:
         return []
     prefixes = _name_list(prefixes, "cdn_anycast_prefixes", "cdn_anycast_prefixes")
+    owned_nets = []
+    for o in owned or []:
+        try:
+            owned_nets.append(parse_prefix(o))
+        except ValueError as exc:
+            raise _fail(f"cdn_anycast_owned entry {o!r}", "cdn_anycast_owned", str(exc)) from None
     nets = []
     for p in prefixes:
         what = f"cdn_anycast_prefixes entry {p!r}"
@@ -331,6 +369,16 @@ def normalize_prefixes(prefixes) -> list[str]:
         for other_p, other in nets:
             if net.version == other.version and net.overlaps(other):
                 raise _fail(what, "prefix", f"overlaps {other_p!r}")
+        low, high = ANYCAST_PREFIXLEN[net.version]
+        if not low <= net.prefixlen <= high:
+            raise _fail(what, "prefix", f"IPv{net.version} anycast prefixes are /{low} to /{high} "
+                                        f"(what BGP carries between networks), got /{net.prefixlen}")
+        if not net.is_global and not allow_special:
+            raise _fail(what, "prefix", "is special-purpose address space (private, documentation, reserved...); "
+                                        "a lab on such ranges sets cdn_anycast_allow_special: true")
+        if owned_nets and not any(net.version == o.version and net.subnet_of(o) for o in owned_nets):
+            raise _fail(what, "prefix", f"is outside the project's own address space (cdn_anycast_owned: "
+                                        f"{', '.join(map(str, owned_nets))})")
         nets.append((p, net))
     return [str(net) for _, net in sorted(nets, key=lambda pn: (pn[1].version, int(pn[1].network_address),
                                                                   pn[1].prefixlen))]

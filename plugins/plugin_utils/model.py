@@ -18,6 +18,7 @@ from ansible_collections.perch.cdn.plugins.plugin_utils.addresses import Address
 from ansible_collections.perch.cdn.plugins.plugin_utils.geo import build_geo_map
 from ansible_collections.perch.cdn.plugins.plugin_utils.inventory import (
     HOSTNAME_RE,
+    LABEL_RE,
     CdnInventoryError,
     _fail,
     _name_list,
@@ -35,11 +36,15 @@ from ansible_collections.perch.cdn.plugins.plugin_utils.policy import with_evacu
 ROLES = {"cdn_edges": "edge", "cdn_dns": "dns", "cdn_origin": "origin"}
 
 
-def validate(sites, nodes, services, policy, anycast_prefixes, edges=None, zone=None) -> bool:
+def validate(sites, nodes, services, policy, anycast_prefixes, edges=None, zone=None, dns=None, bans=None,
+             anycast_allow_special=False, anycast_owned=None) -> bool:
     """Validate the whole inventory; raise CdnInventoryError on the first problem, else True.
 
     edges: optional names of the cdn_edges hosts; when given, sites without an active edge count
     as drained for the "every country keeps an answer" check. zone: optional cdn_zone to check.
+    dns: optional names of the cdn_dns hosts (DNS labels, not all drained). bans: optional cdn_bans,
+    checked against the CDN's own addresses. anycast_allow_special / anycast_owned: see
+    normalize_prefixes.
     """
     if zone is not None and (not isinstance(zone, str) or "." not in zone
                              or not HOSTNAME_RE.match(zone.rstrip(".").lower())):
@@ -48,7 +53,7 @@ def validate(sites, nodes, services, policy, anycast_prefixes, edges=None, zone=
     norm_policy = normalize_policy(policy, norm_sites)
     norm_nodes = normalize_nodes(nodes, norm_sites)
     normalize_services(services)
-    prefixes = normalize_prefixes(anycast_prefixes)
+    prefixes = normalize_prefixes(anycast_prefixes, allow_special=anycast_allow_special, owned=anycast_owned)
     nets = [ipaddress.ip_network(p) for p in prefixes]
     for name, node in norm_nodes.items():
         for field in ("ipv4", "ipv6"):
@@ -59,6 +64,18 @@ def validate(sites, nodes, services, policy, anycast_prefixes, edges=None, zone=
                 if ipaddress.ip_address(addr) in net:
                     raise _fail(f"node {name!r}", f"cdn_{field}",
                                 f"unicast address {addr} lies inside anycast prefix {net}")
+    if dns is not None:
+        dns = _name_list(dns, "dns", "dns")
+        for name in dns:
+            if name not in norm_nodes:
+                raise CdnInventoryError(f"DNS node {name!r}: not among the validated nodes")
+            if not LABEL_RE.match(name):
+                raise CdnInventoryError(f"DNS node {name!r}: its name is its name server's label in the zone: "
+                                        "a DNS label (a-z, 0-9, '-')")
+        if dns and all(norm_nodes[n]["state"] != "active" for n in dns):
+            raise CdnInventoryError(f"every DNS node is drained ({', '.join(dns)}): nothing would answer for the zone")
+    if bans:
+        _check_bans(bans, norm_nodes, nets)
     check_sites = norm_sites
     if edges is not None:
         edges = _name_list(edges, "edges", "edges")
@@ -69,6 +86,25 @@ def validate(sites, nodes, services, policy, anycast_prefixes, edges=None, zone=
     # raises on any country left without an answer
     build_geo_map(check_sites, norm_policy, _normalized=True)
     return True
+
+
+def _check_bans(bans, nodes, anycast) -> None:
+    """A ban that covers loopback, a CDN node or an anycast address breaks health checks and rollouts."""
+    from ansible_collections.perch.cdn.plugins.plugin_utils.bans import ban_list
+
+    for entry in ban_list(bans):
+        net = ipaddress.ip_network(entry)
+        what = f"cdn_bans entry {entry!r}"
+        if net.version == 4 and net.overlaps(ipaddress.ip_network("127.0.0.0/8")) or \
+                net.version == 6 and ipaddress.ip_address("::1") in net:
+            raise _fail(what, "cdn_bans", "covers loopback: the edges' own health checks would be refused")
+        for name, node in nodes.items():
+            for field in ("ipv4", "ipv6"):
+                if node[field] and ipaddress.ip_address(node[field]) in net:
+                    raise _fail(what, "cdn_bans", f"covers node {name!r} ({node[field]}): the CDN would refuse itself")
+        for prefix in anycast:
+            if net.version == prefix.version and net.overlaps(prefix):
+                raise _fail(what, "cdn_bans", f"covers the anycast prefix {prefix}")
 
 
 def _group(groups, name) -> list[str]:
@@ -103,14 +139,20 @@ def cdn_model(hostvars, groups, states=None, evacuations=None, check=True) -> di
     policy = with_evacuations(first.get("cdn_policy") or {}, evac or {}, edges_raw)
     sites, services = first.get("cdn_sites"), first.get("cdn_services")
     prefixes, zone = first.get("cdn_anycast_prefixes") or [], first.get("cdn_zone")
+    allow_special = first.get("cdn_anycast_allow_special", False)
+    if not isinstance(allow_special, bool):
+        raise _fail("cdn_anycast_allow_special", "cdn_anycast_allow_special",
+                    f"must be true or false, got {allow_special!r}")
+    owned = first.get("cdn_anycast_owned")
     if check:
-        validate(sites, raw, services, policy, prefixes, edges=members["edge"], zone=zone)
+        validate(sites, raw, services, policy, prefixes, edges=members["edge"], zone=zone, dns=members["dns"],
+                 bans=first.get("cdn_bans"), anycast_allow_special=allow_special, anycast_owned=owned)
     norm_sites = normalize_sites(sites)
     nodes = normalize_nodes(raw, norm_sites)
     for role, hosts in members.items():
         for n in hosts:
             nodes[n]["role"] = role
-    norm_prefixes = normalize_prefixes(prefixes)
+    norm_prefixes = normalize_prefixes(prefixes, allow_special=allow_special, owned=owned)
     try:
         anycast = first_addresses(norm_prefixes)
     except AddressError as exc:
@@ -120,7 +162,8 @@ def cdn_model(hostvars, groups, states=None, evacuations=None, check=True) -> di
         "sites": norm_sites,
         "serving_sites": serving_sites(norm_sites, {n: nodes[n] for n in members["edge"]}),
         "services": normalize_services(services),
-        "policy": normalize_policy(policy, norm_sites),
+        # unchecked, a policy naming what no longer exists is returned as it is (evacuate.yml undoes it)
+        "policy": normalize_policy(policy, norm_sites) if check else policy,
         "evacuations": dict(evac or {}),
         "anycast_prefixes": norm_prefixes,
         "anycast_addresses": anycast,

@@ -22,6 +22,9 @@ def with_evacuations(policy, evacuations, nodes=None):
         if not isinstance(names, list):
             raise CdnInventoryError(f"cdn_evacuations: country {cc!r}: expected a list, got {names!r}")
         for name in names:
+            if not isinstance(name, str) or not name:
+                raise CdnInventoryError(f"cdn_evacuations: country {cc!r}: entries are site, provider or "
+                                        f"node names, got {name!r}")
             target = nodes[name]["site"] if name in nodes else name
             avoid.setdefault(cc, [])
             if target not in avoid[cc]:

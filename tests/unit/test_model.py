@@ -16,6 +16,7 @@ GLOBAL = {
     "cdn_policy": {"failover_depth": 2},
     "cdn_evacuations": {"RU": ["fra1"]},
     "cdn_anycast_prefixes": ["2001:db8:cdb::/48", "203.0.113.0/24"],
+    "cdn_anycast_allow_special": True,
 }
 HOSTS = {
     "edge-fra1-1": {"cdn_site": "fra1", "cdn_ipv4": "192.0.2.11", "cdn_ipv6": "2001:DB8:1::11"},

@@ -39,6 +39,8 @@ def args(**over):
 
 
 def check(a, **kw):
+    # the tests use documentation ranges (special-purpose) for the anycast prefixes
+    kw.setdefault("anycast_allow_special", True)
     return validate_cdn(a["sites"], a["nodes"], a["services"], a["policy"], a["anycast_prefixes"], **kw)
 
 
@@ -101,7 +103,8 @@ def test_anycast_prefix_errors(prefixes, words):
 
 
 def test_anycast_v4_and_v6_do_not_overlap_each_other():
-    assert check(args(anycast_prefixes=["0.0.0.0/0", "::/0"], nodes={})) is True
+    # numerically 1.0.0.0/8 lies inside ::/19; they are different families
+    assert check(args(anycast_prefixes=["1.0.0.0/8", "::/19"], nodes={})) is True
 
 
 @pytest.mark.parametrize(("services", "words"), [
@@ -182,7 +185,7 @@ def test_property_not_an_address(field, bad):
     fails(a, "node 'ns1'", f"'cdn_{field}'")
 
 
-@given(st.lists(st.integers(0, 255), min_size=2, max_size=2), st.integers(16, 30), st.integers(16, 30))
+@given(st.lists(st.integers(0, 255), min_size=2, max_size=2), st.integers(16, 24), st.integers(16, 24))
 def test_property_prefix_overlap_detected(octets, len1, len2):
     import netaddr
 
@@ -248,3 +251,89 @@ def test_property_empty_answer_names_the_country(site, how):
     avoid = sorted(SITES) if how == "country" else sorted({s["provider"] for s in SITES.values()})
     fails(args(policy={"avoid": {SITES[site]["country"]: avoid}}), f"country {SITES[site]['country']}",
           "every site is drained or avoided", "empty answer")
+
+
+# ---------------------------------------------------------------- what would fail late, or hurt others
+
+@pytest.mark.parametrize(("field", "addr", "why"), [
+    ("ipv4", "0.0.0.0", "unspecified"),
+    ("ipv4", "127.0.0.1", "loopback"),
+    ("ipv4", "224.0.0.5", "multicast"),
+    ("ipv4", "255.255.255.255", "broadcast"),
+    ("ipv4", "169.254.1.1", "link-local"),
+    ("ipv6", "::", "unspecified"),
+    ("ipv6", "::1", "loopback"),
+    ("ipv6", "fe80::1", "link-local"),
+    ("ipv6", "ff02::1", "multicast"),
+    ("ipv6", "::ffff:192.0.2.99", "IPv4-mapped"),
+])
+def test_node_addresses_nobody_can_reach_are_refused(field, addr, why):
+    a = args()
+    a["nodes"]["edge-nyc1"][field] = addr
+    fails(a, "node 'edge-nyc1'", f"'cdn_{field}'", why)
+
+
+@pytest.mark.parametrize(("prefixes", "words"), [
+    (["203.0.113.0/25"], ["/8 to /24", "/25"]),
+    (["203.0.113.7/32"], ["/8 to /24", "/32"]),
+    (["2.0.0.0/7"], ["/8 to /24", "/7"]),
+    (["2001:db8:cdb::/49"], ["/19 to /48", "/49"]),
+    (["2000::/18"], ["/19 to /48"]),
+])
+def test_anycast_prefixes_bgp_would_not_carry_are_refused(prefixes, words):
+    fails(args(anycast_prefixes=prefixes), "cdn_anycast_prefixes", *words)
+
+
+@pytest.mark.parametrize("prefix", ["10.0.0.0/8", "192.168.0.0/16", "203.0.113.0/24", "100.64.0.0/10",
+                                    "2001:db8::/32", "fc00::/19"])
+def test_special_purpose_prefixes_need_the_lab_flag(prefix):
+    a = args(anycast_prefixes=[prefix], nodes={})
+    fails_strict = pytest.raises(AnsibleFilterError, match="special-purpose")
+    with fails_strict:
+        check(a, anycast_allow_special=False)
+    assert check(a, anycast_allow_special=True) is True
+
+
+def test_an_allow_list_keeps_other_peoples_space_out():
+    a = args(anycast_prefixes=["8.8.8.0/24"], nodes={})
+    assert check(a, anycast_allow_special=False) is True  # public, and nothing says whose
+    with pytest.raises(AnsibleFilterError, match="outside the project's own address space"):
+        check(a, anycast_allow_special=False, anycast_owned=["192.0.0.0/8"])
+    assert check(args(anycast_prefixes=["192.0.2.0/24"], nodes={}), anycast_owned=["192.0.0.0/16"]) is True
+
+
+def test_one_alias_one_service():
+    a = args()
+    a["services"]["deb"]["aliases"] = ["www.example.org"]
+    fails(a, "service 'www'", "'aliases'", "already an alias of service 'deb'")
+
+
+def test_dns_node_names_are_labels_and_not_all_drained():
+    a = args()
+    a["nodes"]["NS_1"] = dict(a["nodes"].pop("ns1"))
+    fails_with = pytest.raises(AnsibleFilterError, match="DNS node 'NS_1'.*DNS label")
+    with fails_with:
+        check(a, dns=["NS_1"])
+    b = args()
+    b["nodes"]["ns1"]["state"] = "drained"
+    with pytest.raises(AnsibleFilterError, match="every DNS node is drained"):
+        check(b, dns=["ns1"])
+
+
+@pytest.mark.parametrize(("ban", "words"), [
+    ("127.0.0.0/8", ["loopback"]),
+    ("127.0.0.1", ["loopback"]),
+    ("::1", ["loopback"]),
+    ("198.51.100.11", ["node 'edge-nyc1'"]),
+    ("192.0.2.0/24", ["node 'edge-fra1'"]),
+    ("203.0.113.0/28", ["anycast prefix 203.0.113.0/24"]),
+])
+def test_bans_that_would_lock_the_cdn_out_of_itself_are_refused(ban, words):
+    fails(args(), "cdn_bans", *words, bans=[ban])
+
+
+def test_evacuation_entries_are_names():
+    from ansible_collections.perch.cdn.plugins.filter.with_evacuations import with_evacuations
+
+    with pytest.raises(AnsibleFilterError, match="entries are site, provider or node names"):
+        with_evacuations(POLICY, {"DE": [{"site": "fra1"}]}, {})
