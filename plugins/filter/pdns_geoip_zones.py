@@ -44,7 +44,7 @@ options:
   nameservers:
     description:
       - One entry per C(cdn_dns) node, first one is the SOA MNAME.
-      - A O(nameservers[].name) without a dot is a label under O(zone) and gets glue.
+      - A O(nameservers.name) without a dot is a label under O(zone) and gets glue.
       - Also accepts the output of P(perch.cdn.cdn_nodes#filter) for C(groups['cdn_dns']) (a dict); then the node
         names are the labels (sorted) and drained nodes are left out.
     type: raw

@@ -6,7 +6,7 @@ DOCUMENTATION = r"""
 module: cache_purge
 short_description: Purge nginx proxy_cache entries by exact key or by key prefix
 version_added: 0.1.0
-author: perch.cdn maintainers
+author: perch.cdn maintainers (@perch-cdn)
 description:
   - Removes the files of an nginx C(proxy_cache) whose stored key equals one of O(keys) or starts
     with one of O(prefixes). nginx treats a removed file as a cache miss and fetches it again.
@@ -48,6 +48,7 @@ attributes:
     description: Reports what would be purged without removing anything.
   diff_mode:
     support: none
+    description: Returns no diff; RV(purged) lists what was (or would be) removed.
 """
 
 EXAMPLES = r"""

@@ -46,6 +46,7 @@ attributes:
     description: Reads only; runs the same in check mode.
   diff_mode:
     support: none
+    description: Returns no diff; it changes nothing.
 """
 
 EXAMPLES = r"""

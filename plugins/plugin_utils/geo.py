@@ -67,9 +67,9 @@ class _Ranker:
             return []
         if len(dots) > count:
             # cheap cut: keep everything that could still be among the `count` nearest
-            threshold = heapq.nlargest(count, (d for d, _ in dots))[-1] - _DOT_MARGIN
+            threshold = heapq.nlargest(count, (d for d, _i in dots))[-1] - _DOT_MARGIN
             dots = [di for di in dots if di[0] >= threshold]
-        return sorted((i for _, i in dots), key=lambda i: self.key(i, lat, lon))[:count]
+        return sorted((i for _dot, i in dots), key=lambda i: self.key(i, lat, lon))[:count]
 
 
 def build_geo_map(sites, policy=None, _normalized: bool = False) -> dict:

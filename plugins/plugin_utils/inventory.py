@@ -380,5 +380,5 @@ def normalize_prefixes(prefixes, allow_special=False, owned=None) -> list[str]:
             raise _fail(what, "prefix", f"is outside the project's own address space (cdn_anycast_owned: "
                                         f"{', '.join(map(str, owned_nets))})")
         nets.append((p, net))
-    return [str(net) for _, net in sorted(nets, key=lambda pn: (pn[1].version, int(pn[1].network_address),
-                                                                  pn[1].prefixlen))]
+    nets.sort(key=lambda pn: (pn[1].version, int(pn[1].network_address), pn[1].prefixlen))
+    return [str(net) for _prefix, net in nets]

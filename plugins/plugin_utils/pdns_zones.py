@@ -45,7 +45,6 @@ PATH_RE = re.compile(r"^/[A-Za-z0-9._~/-]*$")
 MATCH_RE = re.compile(r"^[A-Za-z0-9._ -]{1,64}$")
 
 
-
 def service_formats(service: str, zone: str) -> list[str]:
     """The GeoIP `services:` fallback list for one service (names are all lower case)."""
     base = f"{service}.{zone}"
@@ -136,8 +135,8 @@ def _nameservers(nameservers, zone: str) -> list[tuple[str, str | None, str | No
         if in_zone and ipv4 is None and ipv6 is None:
             raise CdnInventoryError(f"{what}: field 'ipv4': in-zone name server {fqdn} needs glue addresses")
         out.append((fqdn, ipv4, ipv6))
-    if len({f for f, _, _ in out}) != len(out):
-        raise CdnInventoryError(f"field 'nameservers': duplicate names in {[f for f, _, _ in out]}")
+    if len({f for f, _v4, _v6 in out}) != len(out):
+        raise CdnInventoryError(f"field 'nameservers': duplicate names in {[f for f, _v4, _v6 in out]}")
     return out
 
 
@@ -290,7 +289,7 @@ def render_zones(geo_map, zone, edge_nodes, services, nameservers, ttl=60, answe
             raise CdnInventoryError(f"service {svc!r}: service names must be DNS labels")
         if svc in RESERVED_LABELS:
             raise CdnInventoryError(f"service {svc!r}: the name is reserved for {RESERVED_LABELS[svc]}")
-        if any(f == f"{svc}.{zone}" for f, _, _ in ns):
+        if any(f == f"{svc}.{zone}" for f, _v4, _v6 in ns):
             raise CdnInventoryError(f"service {svc!r}: same name as a name server")
     addrs = site_addresses(edge_nodes)
 
@@ -348,7 +347,7 @@ def render_zones(geo_map, zone, edge_nodes, services, nameservers, ttl=60, answe
     serial = _positive_int(serial, "serial")
     hostmaster = _zone_name(hostmaster) if hostmaster is not None else f"hostmaster.{zone}"
     apex = [{"soa": f"{ns[0][0]} {hostmaster} {serial} {SOA_TIMERS} {ttl}"}]
-    apex += [{"ns": fqdn} for fqdn, _, _ in ns]
+    apex += [{"ns": fqdn} for fqdn, _v4, _v6 in ns]
     return {
         "domains": [{
             "domain": zone,
