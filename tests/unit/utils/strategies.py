@@ -87,7 +87,7 @@ def oracle(sites_, policy):
         return sorted(pool, key=lambda n: (great_circle_km(lat, lon, act[n]["lat"], act[n]["lon"]), n))
 
     countries_ = {}
-    for cc, (lat, lon, _) in COUNTRIES.items():
+    for cc, (lat, lon, _place) in COUNTRIES.items():
         bad = policy.get("avoid", {}).get(cc, [])
         eligible = [n for n in act if not avoided(n, act[n], bad)]
         if not eligible:
@@ -98,7 +98,7 @@ def oracle(sites_, policy):
             first = ranked(own, lat, lon)[:1]
         want = max(depth, len(first))
         countries_[cc] = first + ranked([n for n in eligible if n not in first], lat, lon)[: want - len(first)]
-    conts = {c: ranked(act, lat, lon)[:depth] for c, (lat, lon, _) in CONTINENTS.items()}
+    conts = {c: ranked(act, lat, lon)[:depth] for c, (lat, lon, _name) in CONTINENTS.items()}
     dlat, dlon = default_reference({n: {"lat": float(s["lat"]), "lon": float(s["lon"])} for n, s in act.items()})
     return {"countries": countries_, "continents": conts, "default": ranked(act, dlat, dlon)[:depth]}
 

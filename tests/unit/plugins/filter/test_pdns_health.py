@@ -16,7 +16,7 @@ import pytest
 import yaml
 from ansible_collections.perch.cdn.plugins.filter.geo_map import geo_map
 from ansible_collections.perch.cdn.plugins.filter.pdns_geoip_zones import pdns_geoip_zones
-from test_pdns_server import DIG, PDNS, _free_port
+from ansible_collections.perch.cdn.tests.unit.utils.pdns import DIG, PDNS, free_port
 
 ZONE = "cdn.health.example"
 SITES = {
@@ -81,7 +81,7 @@ def pdns(edges, root, tmp_path_factory):
                              health={"timeout": 1}, last_resort=[ANYCAST])
     (tmp / "zones.yml").write_text(yaml.safe_dump(zones, default_flow_style=False, width=100000))
     (tmp / "pdns.conf").write_text("")
-    port = _free_port()
+    port = free_port()
     log = open(tmp / "pdns.log", "w")  # noqa: SIM115 - closed below
     proc = subprocess.Popen([
         PDNS, f"--config-dir={tmp}", f"--socket-dir={tmp}", "--guardian=no", "--daemon=no", "--disable-syslog",

@@ -11,9 +11,9 @@ from ansible_collections.perch.cdn.plugins.plugin_utils.geo import build_geo_map
 from ansible_collections.perch.cdn.plugins.plugin_utils.geodata import CONTINENTS, COUNTRIES
 from ansible_collections.perch.cdn.plugins.plugin_utils.inventory import CdnInventoryError
 from ansible_collections.perch.cdn.plugins.plugin_utils.pdns_zones import WHOAMI_TXT, render_zones
+from ansible_collections.perch.cdn.tests.unit.utils.strategies import shuffled, sites
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from strategies import shuffled, sites
 
 ZONE = "cdn.example.org"
 SITES = {
@@ -34,9 +34,9 @@ NS = [{"name": "ns1", "ipv4": "192.0.2.53", "ipv6": "2001:db8:1::53"}, {"name": 
 
 def render(**kw):
     gm = kw.pop("geo_map", None) or build_geo_map(SITES, {})
-    a = {"zone": ZONE, "edge_nodes": EDGES, "services": SERVICES, "nameservers": NS}
-    a.update(kw)
-    return pdns_geoip_zones(gm, a.pop("zone"), a.pop("edge_nodes"), a.pop("services"), a.pop("nameservers"), **a)
+    zone, edge_nodes = kw.pop("zone", ZONE), kw.pop("edge_nodes", EDGES)
+    services, nameservers = kw.pop("services", SERVICES), kw.pop("nameservers", NS)
+    return pdns_geoip_zones(gm, zone, edge_nodes, services, nameservers, **kw)
 
 
 def test_filter_module():
@@ -93,7 +93,10 @@ def test_serial_follows_content_and_can_be_set():
     a, b = render(), render()
     assert a == b
     c = render(edge_nodes=dict(EDGES, extra={"site": "nyc1", "ipv4": "198.51.100.12"}))
-    serial = lambda out: out["domains"][0]["records"][ZONE][0]["soa"].split()[2]  # noqa: E731
+
+    def serial(out):
+        return out["domains"][0]["records"][ZONE][0]["soa"].split()[2]
+
     assert serial(a) != serial(c)
     assert serial(render(serial=2026112401)) == "2026112401"
     assert render(hostmaster="noc.example.org")["domains"][0]["records"][ZONE][0]["soa"].split()[1] == "noc.example.org"

@@ -32,9 +32,9 @@ def test_prefix_and_exact(tmp_path):
     _entry(tmp_path, "a2", "/dists/perch/main/binary-amd64/Packages.xz")
     _entry(tmp_path, "b1", "/dists/other/InRelease")
     _entry(tmp_path, "c1", "/pool/main/p/perch-hello/perch-hello_1.0_all.deb")
-    found = sorted(k for _, k, _fd, _name in matching_files(str(tmp_path), prefixes=["/dists/perch/"]))
+    found = sorted(k for _path, k, _fd, _name in matching_files(str(tmp_path), prefixes=["/dists/perch/"]))
     assert found == ["/dists/perch/InRelease", "/dists/perch/main/binary-amd64/Packages.xz"]
-    exact = [k for _, k, _fd, _name in matching_files(str(tmp_path), keys=["/dists/other/InRelease"])]
+    exact = [k for _path, k, _fd, _name in matching_files(str(tmp_path), keys=["/dists/other/InRelease"])]
     assert exact == ["/dists/other/InRelease"]
     assert list(matching_files(str(tmp_path), keys=["/dists/perch"])) == []
 
@@ -45,7 +45,7 @@ def test_prefix_matches_exactly_the_keys_that_start_with_it(tmp_path_factory, ke
     tmp = tmp_path_factory.mktemp("cache")
     for i, key in enumerate(keys):
         _entry(tmp, f"f{i:03d}", key)
-    found = sorted(k for _, k, _fd, _name in matching_files(str(tmp), prefixes=[prefix]))
+    found = sorted(k for _path, k, _fd, _name in matching_files(str(tmp), prefixes=[prefix]))
     assert found == sorted(k for k in keys if k.startswith(prefix))
     assert all(os.path.exists(p) for p, _k, _fd, _name in matching_files(str(tmp), prefixes=[prefix]))
 
@@ -66,7 +66,7 @@ def test_symbolic_links_are_not_followed(tmp_path):
 def test_a_fifo_does_not_block_the_scan(tmp_path):
     _entry(tmp_path, "a1", "/dists/perch/InRelease")
     os.mkfifo(tmp_path / "fifo")
-    found = [k for _, k, _fd, _name in matching_files(str(tmp_path), prefixes=["/"])]
+    found = [k for _path, k, _fd, _name in matching_files(str(tmp_path), prefixes=["/"])]
     assert found == ["/dists/perch/InRelease"]
 
 

@@ -14,9 +14,16 @@ from ansible_collections.perch.cdn.plugins.plugin_utils.geo import (
 )
 from ansible_collections.perch.cdn.plugins.plugin_utils.geodata import CONTINENTS, COUNTRIES
 from ansible_collections.perch.cdn.plugins.plugin_utils.inventory import CdnInventoryError
+from ansible_collections.perch.cdn.tests.unit.utils.strategies import (
+    active_sites,
+    avoided,
+    oracle,
+    policy_for,
+    shuffled,
+    sites,
+)
 from hypothesis import given
 from hypothesis import strategies as st
-from strategies import active_sites, avoided, oracle, policy_for, shuffled, sites
 
 LAB = {
     "fra": {"country": "DE", "continent": "EU", "lat": 50.11, "lon": 8.68, "provider": "lab-eu"},
@@ -209,7 +216,7 @@ def test_property_invariants(data):
             assert act[lst[0]]["country"] == cc
         # after the pinned/own head, nearest first with ties by name
         head = len(pinned) or (1 if any(act[n]["country"] == cc for n in eligible) else 0)
-        lat, lon, _ = COUNTRIES[cc]
+        lat, lon, _place = COUNTRIES[cc]
         keys = [(great_circle_km(lat, lon, act[n]["lat"], act[n]["lon"]), n) for n in lst[head:]]
         assert keys == sorted(keys)
     for lst in [*gm["continents"].values(), gm["default"]]:

@@ -9,10 +9,12 @@ import sys
 import pytest
 
 
-def test_bench_geo_map_json(root, tmp_path):
+def test_bench_geo_map_json(root, collections_path, tmp_path):
     out = tmp_path / "gm.json"
+    # the script finds the collection through the checkout's .cache/collections, or else through PYTHONPATH
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in (collections_path, os.environ.get("PYTHONPATH")) if p))
     subprocess.run([sys.executable, os.path.join(root, "bench", "geo_map.py"), "--sizes", "10,30", "--repeat", "1",
-                    "--json", str(out)], check=True, capture_output=True)
+                    "--json", str(out)], check=True, capture_output=True, env=env)
     doc = json.loads(out.read_text())
     assert [r["metric"] for r in doc["rows"]] == [
         "geo_map, 10 sites", "geo_map + zone render, 10 sites", "geo_map, 30 sites", "geo_map + zone render, 30 sites"]
@@ -104,8 +106,8 @@ def test_edge_newest_package_and_stats(root):
     assert newest["Filename"] == "pool/main/p/perch-hello/perch-hello_2.10.1_all.deb"
     with pytest.raises(ValueError):
         edge.newest_package(packages, "nope")
-    recs = [{"cache": c, "status": 200} for c in ("HIT", "HIT", "REVALIDATED", "UPDATING", "STALE", "MISS",
-                                                   "EXPIRED", "BYPASS")]
+    caches = ("HIT", "HIT", "REVALIDATED", "UPDATING", "STALE", "MISS", "EXPIRED", "BYPASS")
+    recs = [{"cache": c, "status": 200} for c in caches]
     assert edge.apt_stats(recs) == (5 / 8, 2 / 8, 0)
     assert edge.apt_stats([{"cache": "HIT", "status": 429}, {"cache": "-", "status": 200, "ok": False}])[2] == 2
     log = ('198.18.100.50 - - [24/Nov/2026:10:00:00 +0000] "GET /dists/perch/InRelease HTTP/1.1" 200 1 "-" "x"\n'
