@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/env python
 """Anycast failover times, measured at the router's kernel table.
 
 Usage: bench/anycast.py [--trials 5] [--json PATH]
@@ -91,8 +91,8 @@ def main():
     if sh("podman", "container", "exists", ROUTER, check=False).returncode != 0:
         raise SystemExit("bench/anycast.py: the lab is not up (run `make lab`)")
     wait(lambda: paths() == ALL, timeout=60)
-    stop = [trial_stop() for _ in range(args.trials)]
-    pause = [trial_pause() for _ in range(args.trials)]
+    stop = [trial_stop() for _trial in range(args.trials)]
+    pause = [trial_pause() for _trial in range(args.trials)]
     rows = [row("failover: nginx stopped -> route withdrawn at the router", stop, "s", "median <= 2 s (stretch 1 s)",
                 statistics.median(stop) <= 2.0),
             row("hard failure: edge paused -> route withdrawn (BFD 100 ms x 3)", pause, "s", "max <= 1 s",

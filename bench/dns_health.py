@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/env python
 """GeoDNS follows edge health: how long until both DNS servers stop answering with an edge that
 failed, and start again once it is back.
 
@@ -45,7 +45,7 @@ def measure(want, act):
     pexec(CLIENT, f"rm -f /tmp/dnshealth.done; nohup bash /usr/local/bin/perch-dnshealth {want}"
                   " >/dev/null 2>&1 &")
     t0 = act()
-    for _ in range(1300):
+    for _poll in range(1300):
         out = pexec(CLIENT, "cat /tmp/dnshealth.done 2>/dev/null", check=False).stdout.strip()
         if out:
             if out == "timeout":

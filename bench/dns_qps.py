@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/env python
 """GeoDNS cost: QPS of the GeoDNS server as perch.cdn.geodns runs it (health-checked LUA answers in the
 GeoIP backend, behind dnsdist's ECS-aware packet cache), as a ratio of the same pdns serving an
 equivalent static zone with the bind backend, measured side by side in one run; with the static GeoIP
@@ -117,7 +117,7 @@ def use(setup_name):
                 f"printf '%s' '{common + conf + listen}' > /etc/powerdns/pdns.conf; "
                 f"chmod -R a+rX /etc/powerdns/bench; systemctl restart pdns"
                 + ("; systemctl restart dnsdist" if setup_name == "dnsdist" else ""))
-    for _ in range(100):
+    for _poll in range(100):
         out = sh("dig", f"@{IP}", "+time=1", "+tries=1", "+subnet=198.51.100.7/32", "A", f"www.{ZONE}", check=False)
         # health-checked answers: wait until the checks know the edges (the first answers are the fallback)
         if "NOERROR" in out.stdout and "127.0.0.11" in out.stdout:

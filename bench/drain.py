@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/env python
 """Drain: wall time of playbooks/drain.yml, and the requests that failed when the edge was
 stopped as soon as the drain returned.
 
@@ -29,15 +29,17 @@ def lab_up():
 
 
 def ttl():
-    out = pexec(CLIENT, f"dig +noall +answer +subnet=198.51.100.7/32 @{DNS.split(',')[0]} A www.{ZONE}").stdout
+    first_dns = DNS.split(",", maxsplit=1)[0]
+    out = pexec(CLIENT, f"dig +noall +answer +subnet=198.51.100.7/32 @{first_dns} A www.{ZONE}").stdout
     return max(int(line.split()[1]) for line in out.splitlines())
 
 
 def one_run(answer_ttl):
-    pexec(CLIENT, "cat > /usr/local/bin/perch-ttl-client && chmod +x /usr/local/bin/perch-ttl-client",
+    # run with the container's python3 (the file has no shebang: the lab's Debian has no `python`)
+    pexec(CLIENT, "cat > /usr/local/bin/perch-ttl-client",
           input=(ROOT / "tests" / "lab" / "files" / "perch-ttl-client").read_text())
-    pexec(CLIENT, f"rm -f /tmp/drainbench.*; nohup perch-ttl-client www.{ZONE} 198.51.100.7/32 {DNS} 203.0.113.1"
-                  " /tmp/drainbench.stop /tmp/drainbench.done >/dev/null 2>&1 &")
+    pexec(CLIENT, f"rm -f /tmp/drainbench.*; nohup python3 /usr/local/bin/perch-ttl-client www.{ZONE} 198.51.100.7/32"
+                  f" {DNS} 203.0.113.1 /tmp/drainbench.stop /tmp/drainbench.done >/dev/null 2>&1 &")
     time.sleep(3)
     before = pexec(CLIENT, "cat /tmp/drainbench.done.log", check=False).stdout.strip()
     start = time.monotonic()
@@ -48,7 +50,7 @@ def one_run(answer_ttl):
         time.sleep(answer_ttl + 2)
     finally:
         pexec(CLIENT, "touch /tmp/drainbench.stop")
-        for _ in range(60):
+        for _poll in range(60):
             if pexec(CLIENT, "test -s /tmp/drainbench.done", check=False).returncode == 0:
                 break
             time.sleep(0.5)
@@ -72,7 +74,7 @@ def main():
         raise SystemExit(f"bench/drain.py: {EDGE} is drained in the lab inventory; undrain it first")
     answer_ttl = ttl()
     runs = []
-    for _ in range(args.runs + 3):
+    for _run in range(args.runs + 3):
         took, ok, failed, failed_before = one_run(answer_ttl)
         if failed_before:
             # the lab was not serving cleanly before the drain began: not a drain figure, run again

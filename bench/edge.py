@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/env python
 """Cache edge: HIT vs static throughput, large files from cache vs static, apt hit ratio.
 
 Usage: bench/edge.py [--runs 5] [--seconds 3] [--clients 300] [--json PATH]
@@ -157,8 +157,8 @@ def _verrevcmp(a, b):
 def version_cmp(a, b):
     """Debian version comparison (epoch:upstream-revision), like dpkg --compare-versions: <0, 0, >0."""
     def split(v):
-        epoch, _, rest = v.partition(":") if ":" in v else ("0", "", v)
-        upstream, _, rev = rest.rpartition("-") if "-" in rest else (rest, "", "")
+        epoch, _sep, rest = v.partition(":") if ":" in v else ("0", "", v)
+        upstream, _sep, rev = rest.rpartition("-") if "-" in rest else (rest, "", "")
         return int(epoch or 0), upstream, rev
     ea, ua, ra = split(a)
     eb, ub, rb = split(b)
@@ -287,7 +287,7 @@ def cache_statuses(paths, host, edge_base="http://127.0.0.1"):
 
 
 def warm(paths, host, rounds=5):
-    for _ in range(rounds):
+    for _round in range(rounds):
         got = cache_statuses(paths, host)
         if all(v == "HIT" for v in got.values()):
             return
@@ -301,7 +301,7 @@ def static_server(enable):
                 f"server {{\n    listen 127.0.0.1:{STATIC_PORT};\n    server_name _;\n    access_log off;\n"
                 f"    root {STATIC_ROOT};\n    location / {{\n        try_files $uri =404;\n    }}\n}}\n")
         pexec(EDGE, f"cat > {BENCH_CONF} && nginx -t -q && systemctl reload nginx", input=conf)
-        for _ in range(50):
+        for _poll in range(50):
             code = pexec(EDGE, f"curl -s -m 2 -o /dev/null -w '%{{http_code}}' "
                                f"http://127.0.0.1:{STATIC_PORT}/bench/obj-1.bin", check=False).stdout
             if code == "200":

@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/env python
 """Benchmark perch.cdn.geo_map + perch.cdn.pdns_geoip_zones on synthetic inventories.
 
 Usage: bench/geo_map.py [--sizes 10,100,1000,10000] [--repeat 5] [--json [PATH]]
@@ -12,6 +12,7 @@ stdout without PATH. The only target is ours: geo_map + render of 1,000 sites un
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import random
@@ -33,7 +34,7 @@ def inventory(n: int, seed: int = 42):
     sites, edges = {}, {}
     for i in range(n):
         cc = rnd.choice(codes)
-        lat, lon, _ = COUNTRIES[cc]
+        lat, lon, _place = COUNTRIES[cc]
         name = f"s{i:05d}"
         sites[name] = {
             "country": cc, "continent": "EU",
@@ -50,11 +51,15 @@ def inventory(n: int, seed: int = 42):
 
 def timed(fn, repeat: int) -> dict:
     times = []
-    for _ in range(repeat):
+    for _run in range(repeat):
         t0 = time.perf_counter()
         fn()
         times.append(time.perf_counter() - t0)
     return {"median": statistics.median(times), "min": min(times), "max": max(times)}
+
+
+def _map_and_render(sites, edges, policy, services, ns):
+    render_zones(build_geo_map(sites, policy), "cdn.example.org", edges, services, ns)
 
 
 def main(argv=None) -> int:
@@ -69,14 +74,11 @@ def main(argv=None) -> int:
     results = []
     for n in (int(s) for s in args.sizes.split(",")):
         sites, edges, policy = inventory(n)
-
-        def both(sites=sites, edges=edges, policy=policy):
-            render_zones(build_geo_map(sites, policy), "cdn.example.org", edges, services, ns)
-
         results.append({
             "sites": n,
-            "geo_map": timed(lambda sites=sites, policy=policy: build_geo_map(sites, policy), args.repeat),
-            "geo_map_and_render": timed(both, args.repeat),
+            "geo_map": timed(functools.partial(build_geo_map, sites, policy), args.repeat),
+            "geo_map_and_render": timed(functools.partial(_map_and_render, sites, edges, policy, services, ns),
+                                        args.repeat),
         })
     if args.json:
         doc = {"rows": _rows(results, args.repeat), "curves": _curves(results),

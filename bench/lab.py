@@ -21,7 +21,7 @@ NAME = f"bench/{Path(sys.argv[0]).name}"
 def sh(*cmd, check=True, input=None, text=True, timeout=1800, env=None):
     """Run a command on the host; on failure (check) stop the benchmark with the command's output."""
     proc = subprocess.run([str(c) for c in cmd], capture_output=True, text=text, env=env or ENV, input=input,
-                          timeout=timeout, cwd=ROOT)
+                          timeout=timeout, cwd=ROOT, check=False)
     if check and proc.returncode != 0:
         out = proc.stdout + proc.stderr if text else (proc.stdout + proc.stderr).decode(errors="replace")
         raise SystemExit(f"{NAME}: {' '.join(map(str, cmd))[:300]} failed (exit {proc.returncode}):\n{out[-2000:]}")

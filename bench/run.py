@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/env python
 """`make bench`: run every benchmark in bench/ and write one table.
 
 Each benchmark is a script `bench/<name>.py` that accepts `--json PATH` and writes
@@ -60,7 +60,7 @@ def run_one(name, timeout):
     try:
         with log.open("w") as fh:
             proc = subprocess.run([sys.executable, str(script), *extra, "--json", out], stdout=fh,
-                                  stderr=subprocess.STDOUT, timeout=timeout)
+                                  stderr=subprocess.STDOUT, timeout=timeout, check=False)
     except subprocess.TimeoutExpired:
         return {"available": False, "reason": f"timed out after {timeout}s (output: {log})"}
     took = time.monotonic() - start
@@ -106,7 +106,7 @@ def table(results, when):
     lines = [f"Measured {when} on {machine()}.", "",
              "| benchmark | metric | median | min | max | unit | runs | target | met |",
              "|---|---|---|---|---|---|---|---|---|"]
-    for name, _ in BENCHMARKS:
+    for name, _what in BENCHMARKS:
         if name not in results:
             continue
         res = results[name]

@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/env python
 """site.yml wall time: cold vs idempotent on the lab, and how it grows with the number of edges.
 
 Usage: bench/site.py [--runs 5] [--part lab|scaling|all] [--sizes 1,4,8,16] [--json PATH] [--keep-fleet]
@@ -73,8 +73,8 @@ def lab_part(runs):
     for i in range(runs):
         sh("podman", "rm", "-f", "-t", "0", *nodes)
         sh("ansible-playbook", "-i", str(LAB), "tests/lab/up.yml")
-        c, _ = playbook(LAB, "playbooks/site.yml")
-        d, _ = playbook(LAB, "playbooks/site.yml", idempotent=True)
+        c, _out = playbook(LAB, "playbooks/site.yml")
+        d, _out = playbook(LAB, "playbooks/site.yml", idempotent=True)
         cold.append(c)
         idem.append(d)
         log(f"lab run {i + 1}: cold {c:.1f} s, idempotent {d:.1f} s, ratio {d / c:.3f}")
@@ -172,7 +172,7 @@ def scaling_part(runs, sizes, keep):
             playbook(inv, "playbooks/site.yml")  # converge to this size: zone and edge lists change
             for r in range(runs):
                 for name, cfg in series.items():
-                    took, _ = playbook(inv, "playbooks/site.yml", cfg=cfg, idempotent=True)
+                    took, _out = playbook(inv, "playbooks/site.yml", cfg=cfg, idempotent=True)
                     times[name][n].append(took)
                     log(f"scaling {n:2d} edges, {name}, run {r + 1}: {took:.1f} s")
     finally:

@@ -25,7 +25,7 @@ EDGES = {
 }
 SITES = {"fra": ["cdn-edge-fra", "cdn-edge-fra2"], "nyc": ["cdn-edge-nyc"], "sin": ["cdn-edge-sin"]}
 ANYCAST = "203.0.113.1"
-IP = {ORIGIN: "198.18.8.10", CLIENT: "198.18.8.50", **{e: a for e, (a, _) in EDGES.items()}, **DNS}
+IP = {ORIGIN: "198.18.8.10", CLIENT: "198.18.8.50", **{e: a for e, (a, _bgp) in EDGES.items()}, **DNS}
 CLIENT_B = "198.18.8.51"  # a second address of the client (the fixture in test_30 adds it)
 # client subnets from scripts/make-test-mmdb
 ECS = {"DE": "198.51.100.7/32", "US": "198.51.100.70/32", "SG": "198.51.100.130/32",

@@ -158,7 +158,7 @@ def test_repository_update_under_load_has_no_hash_sum_mismatch(node):
         build_deb(node, "perch-hello", version)
         out = node(ORIGIN).run("perch-repo-publish")
         assert out.rc == 0, out.stdout + out.stderr
-    for _ in range(120):
+    for _poll in range(120):
         if "DONE" in node(CLIENT).check_output("tail -n 1 /tmp/loop.log"):
             break
         time.sleep(1)
@@ -299,7 +299,7 @@ def test_broken_change_stops_the_rollout_after_the_canary(node):
         assert headers(node, f"http://www.{ZONE}/tour/page.html", edge=edge)[0] == 200
         assert "perch_not_a_directive" not in node(edge).check_output("cat /etc/nginx/perch/cdn.conf")
     # every edge still announces the anycast prefix
-    assert next_hops(node) == {bgp for _, bgp in EDGES.values()}
+    assert next_hops(node) == {bgp for _unicast, bgp in EDGES.values()}
 
 
 def test_an_edge_that_serves_nothing_is_converged_first_and_alone(node):
@@ -309,14 +309,14 @@ def test_an_edge_that_serves_nothing_is_converged_first_and_alone(node):
     try:
         res = playbook("edges.yml", "-e", "cache_edge_extra_http_config='perch_not_a_directive on;'")
         assert res.returncode != 0
-        first, _, rest = rollout_plays(res.stdout, FIRST)
+        first, _sep, rest = rollout_plays(res.stdout, FIRST)
         assert set(re.findall(r"(?m)^fatal: \[(cdn-edge-\w+)\]", first)) == {EDGE1}, first[-3000:]
         assert not re.search(r"(?m)^(?:ok|changed|fatal): \[cdn-edge-\w+\]", rest), rest[-3000:]
         assert headers(node, f"http://www.{ZONE}/tour/page.html", edge=EDGE2)[0] == 200
     finally:
         res = playbook("edges.yml")
     assert res.returncode == 0, res.stdout[-3000:]
-    first, _, rest = rollout_plays(res.stdout, FIRST)
+    first, _sep, rest = rollout_plays(res.stdout, FIRST)
     assert "changed: [cdn-edge-fra]" in first and not re.search(r"\[cdn-edge-(?!fra\])", first + rest)
     assert headers(node, f"http://www.{ZONE}/tour/page.html", edge=EDGE1)[0] == 200
 

@@ -5,7 +5,7 @@ import re
 import pytest
 from cdn import ANYCAST, CLIENT, EDGES, ROUTER, next_hops, playbook, wait_for
 
-BGP = {e: bgp for e, (_, bgp) in EDGES.items()}
+BGP = {e: bgp for e, (_unicast, bgp) in EDGES.items()}
 
 
 def router_paths(node):

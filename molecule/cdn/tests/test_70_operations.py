@@ -28,7 +28,7 @@ EVACUATIONS = INV / "group_vars" / "all" / "cdn_evacuations.yml"
 FRA_BGP = {EDGES[e][1] for e in SITES["fra"]}
 TTL = 10  # geodns_ttl in the scenario's inventory
 TTL_CLIENT = ROOT / "tests" / "lab" / "files" / "perch-ttl-client"
-ALL_BGP = {bgp for _, bgp in EDGES.values()}
+ALL_BGP = {bgp for _unicast, bgp in EDGES.values()}
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -71,7 +71,7 @@ def test_site_built_the_cdn(node):
 
 def test_https_with_http2_through_every_edge(node):
     put(CLIENT, "/usr/local/share/perch/labca.pem", (ROOT / ".cache" / "cdn-tls" / "labca.pem").read_bytes())
-    for unicast, _ in EDGES.values():
+    for unicast, _bgp in EDGES.values():
         out = node(CLIENT).check_output(
             f"curl -s -o /dev/null -w '%{{http_code}} %{{http_version}}' --cacert /usr/local/share/perch/labca.pem"
             f" --resolve www.{ZONE}:443:{unicast} https://www.{ZONE}/")
@@ -89,7 +89,7 @@ def test_drain_a_site_with_zero_failed_requests(node):
     load = Load(node)
     time.sleep(3)
     res = playbook("drain.yml", "-l", "site_fra")
-    ok, fail, failures, _ = load.stop()
+    ok, fail, failures, _peer = load.stop()
     print(f"drain: {res.seconds:.1f} s, {ok} requests served, {fail} failed")
     assert res.returncode == 0, res.stdout[-3000:]
     assert fail == 0, failures

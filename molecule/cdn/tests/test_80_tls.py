@@ -82,14 +82,14 @@ BAD = {
 def refused(node):
     """Try every bad certificate at once (each run stops before any edge task, so they cannot interfere)."""
     links = {e: node(e).check_output("readlink /etc/perch/tls/cdn") for e in EDGES}
-    runs = {case: start_playbook("rotate_certs.yml", *args) for case, (args, _) in BAD.items()}
+    runs = {case: start_playbook("rotate_certs.yml", *args) for case, (args, _reason) in BAD.items()}
     results = {case: finish(run, timeout=300) for case, run in runs.items()}
     return links, results
 
 
 @pytest.mark.parametrize("case", list(BAD))
 def test_bad_certificate_is_refused_before_any_edge_changes(node, refused, case):
-    _, reason = BAD[case]
+    _args, reason = BAD[case]
     links, results = refused
     out, returncode = results[case].stdout, results[case].returncode
     assert returncode != 0, out
