@@ -13,11 +13,15 @@ STAGE := $(CURDIR)/scripts/stage
 SCENARIOS ?= cdn
 LAB_INVENTORY := inventories/lab
 
-.PHONY: help deps image lint unit molecule test lab lab-up lab-tour lab-destroy build bench bench-scaling clean
+.PHONY: help deps image lint unit sanity importer molecule test lab lab-up lab-tour lab-destroy build bench bench-scaling clean
 
 help:
 	@echo "make lab          bring up the podman lab CDN and provision it with playbooks/site.yml"
-	@echo "make test         lint + unit tests + Molecule scenarios ($(SCENARIOS))"
+	@echo "make test         lint + sanity + unit tests + importer + Molecule scenarios ($(SCENARIOS))"
+	@echo "make lint         yamllint, ansible-lint (production), ruff, antsibull-docs, antsibull-changelog"
+	@echo "make sanity       ansible-test sanity --local --python 3.11 (offline: see scripts/ansible-test)"
+	@echo "make unit         ansible-test units --local --python 3.11, and the built collection used as a user would"
+	@echo "make importer     build the tarball and import it with galaxy-importer (as Galaxy does)"
 	@echo "make lab-destroy  remove the lab containers"
 	@echo "make bench        run bench/ against the lab (< 30 min)"
 	@echo "make bench-scaling  site.yml on 1-16 edges, default vs recommended ansible settings (~2 h)"
@@ -34,10 +38,20 @@ lint: deps
 	$(STAGE) yamllint yamllint -s .
 	$(STAGE) ansible-lint ansible-lint --profile production
 	$(STAGE) ruff ruff check plugins tests bench molecule scripts/phase-timer tests/lab/files/perch-ttl-client
+	$(STAGE) antsibull-docs antsibull-docs lint-collection-docs --plugin-docs .
+	$(STAGE) changelog antsibull-changelog lint
+
+# ansible-test runs in a copy of the checkout under .cache/ansible-test/<command>/ansible_collections/perch/cdn,
+# with a stand-in for the pip bootstrap script it would download (scripts/ansible-test says why).
+sanity: deps
+	$(STAGE) sanity scripts/ansible-test sanity
 
 unit: deps
-	$(STAGE) unit pytest -q tests/unit
+	$(STAGE) unit scripts/ansible-test units
 	$(STAGE) collection scripts/check-collection
+
+importer: deps
+	$(STAGE) importer scripts/galaxy-importer
 
 # scripts/phase-timer adds each Molecule phase (create, converge, idempotence, verify, ...) to the timings.
 molecule: image
@@ -48,7 +62,7 @@ molecule: image
 test:
 	@mkdir -p .cache; : > $(PERCH_TIMINGS)
 	$(MAKE) --no-print-directory deps
-	$(MAKE) --no-print-directory -j3 --output-sync=target lint unit image
+	$(MAKE) --no-print-directory -j4 --output-sync=target image lint sanity unit importer
 	$(MAKE) --no-print-directory molecule
 	@echo "=== timings"; cat $(PERCH_TIMINGS)
 
