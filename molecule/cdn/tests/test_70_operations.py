@@ -1,6 +1,7 @@
 """The whole CDN as an operator runs it: drain, undrain and evacuate while a client keeps
 requesting over anycast and by GeoDNS name. Tests run in file order."""
 
+import re
 import time
 
 import pytest
@@ -107,8 +108,11 @@ def test_drain_a_site_with_zero_failed_requests(node):
 
 
 def test_site_yml_keeps_the_drained_state(node):
+    """A rerun of site.yml after a drain changes nothing on any node: it keeps the drained state."""
     res = playbook("site.yml")
     assert res.returncode == 0, res.stdout[-3000:]
+    recap = re.findall(r"^(\S+)\s+: ok=\d+\s+changed=(\d+)", res.stdout, re.M)
+    assert recap and all(n == "0" for _, n in recap), [line for line in res.stdout.splitlines() if "changed:" in line]
     assert not answers(node, "DE") & site("fra")
     time.sleep(2)
     assert not next_hops(node) & FRA_BGP
