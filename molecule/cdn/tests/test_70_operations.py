@@ -112,7 +112,7 @@ def test_site_yml_keeps_the_drained_state(node):
     res = playbook("site.yml")
     assert res.returncode == 0, res.stdout[-3000:]
     recap = re.findall(r"^(\S+)\s+: ok=\d+\s+changed=(\d+)", res.stdout, re.M)
-    assert recap and all(n == "0" for _, n in recap), [line for line in res.stdout.splitlines() if "changed:" in line]
+    assert recap and all(n == "0" for _h, n in recap), [line for line in res.stdout.splitlines() if "changed:" in line]
     assert not answers(node, "DE") & site("fra")
     time.sleep(2)
     assert not next_hops(node) & FRA_BGP
