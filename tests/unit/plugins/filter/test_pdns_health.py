@@ -16,7 +16,7 @@ import pytest
 import yaml
 from ansible_collections.perch.cdn.plugins.filter.geo_map import geo_map
 from ansible_collections.perch.cdn.plugins.filter.pdns_geoip_zones import pdns_geoip_zones
-from ansible_collections.perch.cdn.tests.unit.utils.pdns import DIG, PDNS, free_port
+from ansible_collections.perch.cdn.tests.unit.utils.pdns import DIG, PDNS, free_port, pdns_server
 
 ZONE = "cdn.health.example"
 SITES = {
@@ -82,15 +82,14 @@ def pdns(edges, root, tmp_path_factory):
     (tmp / "zones.yml").write_text(yaml.safe_dump(zones, default_flow_style=False, width=100000))
     (tmp / "pdns.conf").write_text("")
     port = free_port()
-    log = open(tmp / "pdns.log", "w")  # noqa: SIM115 - closed below
-    proc = subprocess.Popen([
-        PDNS, f"--config-dir={tmp}", f"--socket-dir={tmp}", "--guardian=no", "--daemon=no", "--disable-syslog",
+    args = [
+        f"--config-dir={tmp}", f"--socket-dir={tmp}", "--guardian=no", "--daemon=no", "--disable-syslog",
         "--write-pid=no", "--local-address=127.0.0.1", f"--local-port={port}", "--launch=geoip",
         f"--geoip-database-files=mmdb:{mmdb}", f"--geoip-zones-file={tmp / 'zones.yml'}",
         "--edns-subnet-processing=yes", "--enable-lua-records=shared", "--lua-health-checks-interval=1",
         "--lua-records-exec-limit=100000",
-    ], stdout=log, stderr=subprocess.STDOUT)
-    try:
+    ]
+    with pdns_server(args, tmp / "pdns.log") as proc:
         ask = {"port": port, "geo_map": gm, "log": tmp / "pdns.log"}
         deadline = time.monotonic() + 20
         while not dig(ask, ZONE, "SOA"):
@@ -99,10 +98,6 @@ def pdns(edges, root, tmp_path_factory):
             time.sleep(0.2)
         wait(lambda: all_up(ask))  # the first ask starts a check of every edge
         yield ask
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
-        log.close()
 
 
 def dig(pdns, name, rtype, subnet=None):

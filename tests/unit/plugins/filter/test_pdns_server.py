@@ -16,7 +16,7 @@ from ansible_collections.perch.cdn.plugins.filter.cdn_nodes import cdn_nodes
 from ansible_collections.perch.cdn.plugins.filter.geo_map import geo_map
 from ansible_collections.perch.cdn.plugins.filter.pdns_geoip_zones import pdns_geoip_zones
 from ansible_collections.perch.cdn.plugins.filter.serving_sites import serving_sites
-from ansible_collections.perch.cdn.tests.unit.utils.pdns import DIG, PDNS, free_port
+from ansible_collections.perch.cdn.tests.unit.utils.pdns import DIG, PDNS, free_port, pdns_server
 
 pytestmark = [
     pytest.mark.skipif(PDNS is None,
@@ -58,14 +58,13 @@ def pdns(example, root, tmp_path_factory):
     zones_file.write_text(yaml.safe_dump(example["zones"], default_flow_style=False))
     (tmp / "pdns.conf").write_text("")
     port = free_port()
-    log = open(tmp / "pdns.log", "w")  # noqa: SIM115 - closed in the finaliser below
-    proc = subprocess.Popen([
-        PDNS, f"--config-dir={tmp}", f"--socket-dir={tmp}", "--guardian=no", "--daemon=no", "--disable-syslog",
+    args = [
+        f"--config-dir={tmp}", f"--socket-dir={tmp}", "--guardian=no", "--daemon=no", "--disable-syslog",
         "--write-pid=no", "--local-address=127.0.0.1", f"--local-port={port}", "--launch=geoip",
         f"--geoip-database-files=mmdb:{mmdb}", f"--geoip-zones-file={zones_file}", "--edns-subnet-processing=yes",
         "--cache-ttl=0", "--query-cache-ttl=0", "--negquery-cache-ttl=0",
-    ], stdout=log, stderr=subprocess.STDOUT)
-    try:
+    ]
+    with pdns_server(args, tmp / "pdns.log") as proc:
         deadline = time.monotonic() + 20
         while True:
             if proc.poll() is not None:
@@ -78,14 +77,6 @@ def pdns(example, root, tmp_path_factory):
                 pytest.fail(f"pdns_server did not answer:\n{(tmp / 'pdns.log').read_text()}")
             time.sleep(0.2)
         yield {"port": port, "clients": clients, "log": tmp / "pdns.log"}
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        log.close()
 
 
 def dig(pdns, name, rtype, subnet=None):
