@@ -70,11 +70,32 @@ count:
   returned: always
 """
 
-import os  # noqa: E402 (after the documentation strings, as Ansible modules are written)
+import contextlib  # noqa: E402 (after the documentation strings, as Ansible modules are written)
+import os  # noqa: E402
 import stat  # noqa: E402
 
 from ansible.module_utils.basic import AnsibleModule  # noqa: E402
 from ansible_collections.perch.cdn.plugins.module_utils.cache_scan import matching_files  # noqa: E402
+
+
+@contextlib.contextmanager
+def _as_owner(uid, gid, drop):
+    """Walk and unlink with the cache owner's rights (what nginx's user may do in its own cache,
+    and nothing more), then become root again. Only the effective ids change, so that the module
+    can still read its own payload to report."""
+    if not drop:
+        yield
+        return
+    groups = os.getgroups()
+    os.setgroups([])
+    os.setegid(gid)
+    os.seteuid(uid)
+    try:
+        yield
+    finally:
+        os.seteuid(0)
+        os.setegid(0)
+        os.setgroups(groups)
 
 
 def main():
@@ -104,24 +125,24 @@ def main():
         module.fail_json(msg=f"perch.cdn.cache_purge: cache_dir {cache_dir!r}: {exc}")
     if not stat.S_ISDIR(info.st_mode):
         module.fail_json(msg=f"perch.cdn.cache_purge: cache_dir {cache_dir!r} is not a directory (no link is followed)")
-    if os.geteuid() == 0 and info.st_uid != 0:
-        # what nginx's user may do in its own cache, and nothing more
-        os.setgroups([])
-        os.setgid(info.st_gid)
-        os.setuid(info.st_uid)
-
-    purged = []
-    for path, key, dir_fd, name in matching_files(cache_dir, prefixes, keys):
-        if any(part in key for part in module.params["exclude"]):
-            continue
-        if not module.check_mode:
-            try:
-                os.unlink(name, dir_fd=dir_fd)
-            except FileNotFoundError:
-                continue  # nginx's cache manager removed it meanwhile
-            except OSError as exc:
-                module.fail_json(msg=f"perch.cdn.cache_purge: cannot remove {path!r}: {exc}", purged=sorted(purged))
-        purged.append(key)
+    drop = os.geteuid() == 0 and info.st_uid != 0
+    purged, error = [], None
+    with _as_owner(info.st_uid, info.st_gid, drop):
+        for path, key, dir_fd, name in matching_files(cache_dir, prefixes, keys):
+            if any(part in key for part in module.params["exclude"]):
+                continue
+            if not module.check_mode:
+                try:
+                    os.unlink(name, dir_fd=dir_fd)
+                except FileNotFoundError:
+                    continue  # nginx's cache manager removed it meanwhile
+                except OSError as exc:
+                    error = f"perch.cdn.cache_purge: cannot remove {path!r}: {exc}"
+                    break
+            purged.append(key)
+    # back to root here: exit_json imports from the module's payload, which only root may read
+    if error:
+        module.fail_json(msg=error, purged=sorted(purged))
     module.exit_json(changed=bool(purged), purged=sorted(purged), count=len(purged))
 
 
