@@ -28,7 +28,7 @@ options:
     required: true
   settings:
     description: "C({valid, meta_valid, immutable_valid, files_valid, slice_size, max_size: {kind: size},
-      inactive, origin_servers})."
+      inactive, origin_servers, hsts_max_age})."
     type: dict
     required: true
   overrides:
@@ -58,7 +58,7 @@ _value:
   type: dict
   sample:
     www: {kind: web, aliases: [], tls: cdn, valid: 10m, meta_valid: 60s, immutable_valid: 30d, files_valid: 30d,
-          slice_size: 8m, max_size: 2g, inactive: 30d, origin_servers: ["192.0.2.80:80"]}
+          slice_size: 8m, max_size: 2g, inactive: 30d, origin_servers: ["192.0.2.80:443"], hsts_max_age: 0}
 """
 
 FQCN = "perch.cdn.cache_policy"

@@ -2,6 +2,7 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 
 from ansible.errors import AnsibleFilterError
+from ansible.utils.display import Display
 from ansible_collections.perch.cdn.plugins.plugin_utils.inventory import CdnInventoryError
 from ansible_collections.perch.cdn.plugins.plugin_utils.model import cdn_model as _cdn_model
 
@@ -94,6 +95,11 @@ _value:
     origin:
       description: The nodes of C(cdn_origin).
       type: dict
+    origin_tls:
+      description:
+        - "How the edges reach the origin: C({name, cert, key, chain, ca}) from C(cdn_origin_tls) (the edges check the
+          origin's certificate for C(name) against C(ca)), or null when C(cdn_origin_plain_http) is true."
+      type: dict
   sample:
     zone: cdn.example.org
     nodes:
@@ -106,9 +112,14 @@ FQCN = "perch.cdn.cdn_model"
 
 def cdn_model(hostvars, groups, states=None, evacuations=None, check=True):
     try:
-        return _cdn_model(hostvars, groups, states=states, evacuations=evacuations, check=check)
+        model = _cdn_model(hostvars, groups, states=states, evacuations=evacuations, check=check)
     except CdnInventoryError as exc:
         raise AnsibleFilterError(f"{FQCN}: {exc}") from exc
+    if model["origin"] and model["origin_tls"] is None:
+        # Display drops repeats, so one run warns once however often the model is computed
+        Display().warning(f"{FQCN}: cdn_origin_plain_http is true: anyone on the path between an edge and the origin "
+                          "can put content into that edge's cache; set cdn_origin_tls instead")
+    return model
 
 
 class FilterModule:

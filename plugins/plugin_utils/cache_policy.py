@@ -10,9 +10,8 @@ from collections.abc import Mapping
 KINDS = ("web", "apt", "files")
 # what cache_edge_service_overrides may set per service
 OVERRIDES = ("valid", "meta_valid", "immutable_valid", "files_valid", "slice_size", "max_size", "inactive",
-             "origin_servers")
-SETTINGS = ("valid", "meta_valid", "immutable_valid", "files_valid", "slice_size", "max_size", "inactive",
-            "origin_servers")
+             "origin_servers", "hsts_max_age")
+SETTINGS = OVERRIDES
 ORIGIN_RE = re.compile(r"^[A-Za-z0-9.:\[\]-]+:[0-9]{1,5}$")
 # nginx time (30s, 10m, 1h, 30d) and size (8m, 20g) values
 TIME_RE = re.compile(r"^(?:[0-9]+(?:ms|s|m|h|d|w|M|y)?)+$")
@@ -37,6 +36,15 @@ def _origins(servers, field):
         if not isinstance(s, str) or not ORIGIN_RE.match(s):
             raise PolicyError(f"field '{field}': {s!r} is not host:port")
     return list(servers)
+
+
+def _seconds(value, field) -> int:
+    # Ansible templates every setting to a string first
+    if isinstance(value, str) and value.strip().isdigit():
+        value = int(value)
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise PolicyError(f"field '{field}': {value!r} is not a whole number of seconds >= 0 (0: no header)")
+    return value
 
 
 def _purgers(purgers):
@@ -108,5 +116,7 @@ def cache_policy(services, zone, settings, overrides=None, certificates=None, pu
         field = (f"cache_edge_service_overrides.{name}.origin_servers" if "origin_servers" in extra
                  else "cache_edge_origin_servers")
         policy["origin_servers"] = _origins(policy["origin_servers"], field)
+        policy["hsts_max_age"] = _seconds(policy["hsts_max_age"], f"cache_edge_service_overrides.{name}.hsts_max_age"
+                                          if "hsts_max_age" in extra else "cache_edge_hsts_max_age")
         out[name] = policy
     return out

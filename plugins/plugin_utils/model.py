@@ -21,6 +21,7 @@ from ansible_collections.perch.cdn.plugins.plugin_utils.inventory import (
     LABEL_RE,
     CdnInventoryError,
     _fail,
+    _mapping,
     _name_list,
     cdn_nodes,
     normalize_nodes,
@@ -107,6 +108,49 @@ def _check_bans(bans, nodes, anycast) -> None:
                 raise _fail(what, "cdn_bans", f"covers the anycast prefix {prefix}")
 
 
+ORIGIN_TLS_KEYS = ("name", "cert", "key", "chain", "ca")
+
+
+def normalize_origin_tls(value, plain_http, zone, has_origin) -> dict | None:
+    """cdn_origin_tls as the origin and the edges use it, or None for plain HTTP (said explicitly).
+
+    The edges fetch over TLS and check the origin's certificate for `name` against `ca`; cert, key,
+    chain and ca are controller paths (the tls role checks and installs them on the origin).
+    """
+    if not isinstance(plain_http, bool):
+        raise _fail("cdn_origin_plain_http", "cdn_origin_plain_http", f"must be true or false, got {plain_http!r}")
+    if plain_http:
+        if value:
+            raise _fail("cdn_origin_tls", "cdn_origin_tls",
+                        "set together with cdn_origin_plain_http: true; choose one")
+        return None
+    if value is None:
+        if not has_origin:
+            return None
+        raise _fail("cdn_origin_tls", "cdn_origin_tls",
+                    "the edges fetch from the origin over TLS: set {name, cert, key, ca} (and chain), or set "
+                    "cdn_origin_plain_http: true to accept content that anyone on the path can change")
+    tls = _mapping(value, "cdn_origin_tls")
+    unknown = sorted(set(map(str, tls)) - set(ORIGIN_TLS_KEYS))
+    if unknown:
+        raise _fail("cdn_origin_tls", f"cdn_origin_tls.{unknown[0]}",
+                    f"unknown (allowed: {', '.join(ORIGIN_TLS_KEYS)})")
+    out = {}
+    for key in ("cert", "key", "ca", "chain"):
+        path = tls.get(key, "" if key == "chain" else None)
+        if not isinstance(path, str) or (key != "chain" and not path.strip()):
+            raise _fail("cdn_origin_tls", f"cdn_origin_tls.{key}",
+                        f"must be a path on the controller, got {path!r}")
+        out[key] = path.strip()
+    default = f"origin.{zone.rstrip('.').lower()}" if isinstance(zone, str) else None
+    name = tls.get("name", default)
+    if not isinstance(name, str) or not HOSTNAME_RE.match(name.rstrip(".").lower()) or "." not in name:
+        raise _fail("cdn_origin_tls", "cdn_origin_tls.name",
+                    f"{name!r} is not a host name (the name the edges check in the origin's certificate)")
+    out["name"] = name.rstrip(".").lower()
+    return out
+
+
 def _group(groups, name) -> list[str]:
     hosts = groups.get(name) if isinstance(groups, Mapping) else None
     return sorted(set(hosts or ()))
@@ -144,6 +188,8 @@ def cdn_model(hostvars, groups, states=None, evacuations=None, check=True) -> di
         raise _fail("cdn_anycast_allow_special", "cdn_anycast_allow_special",
                     f"must be true or false, got {allow_special!r}")
     owned = first.get("cdn_anycast_owned")
+    origin_tls = normalize_origin_tls(first.get("cdn_origin_tls"), first.get("cdn_origin_plain_http", False), zone,
+                                      bool(members["origin"]))
     if check:
         validate(sites, raw, services, policy, prefixes, edges=members["edge"], zone=zone, dns=members["dns"],
                  bans=first.get("cdn_bans"), anycast_allow_special=allow_special, anycast_owned=owned)
@@ -171,4 +217,6 @@ def cdn_model(hostvars, groups, states=None, evacuations=None, check=True) -> di
         "edges": {n: nodes[n] for n in members["edge"]},
         "dns": {n: nodes[n] for n in members["dns"]},
         "origin": {n: nodes[n] for n in members["origin"]},
+        # None: plain HTTP, as cdn_origin_plain_http says
+        "origin_tls": origin_tls,
     }

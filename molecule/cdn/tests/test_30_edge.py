@@ -125,6 +125,45 @@ def test_expired_then_stale_and_updating_when_the_origin_is_slow_or_down(node):
         node(ORIGIN).check_output("systemctl start nginx")
 
 
+ROGUE = ("set -e; mkdir -p /tmp/rogue; cd /tmp/rogue; echo EVIL > forged.html;"
+         " openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout k.pem -out c.pem"
+         f" -days 2 -subj /CN=origin.{ZONE} -addext subjectAltName=DNS:origin.{ZONE} 2>/dev/null;"
+         " setsid openssl s_server -quiet -accept 443 -cert c.pem -key k.pem -WWW </dev/null >/dev/null 2>&1 &")
+
+
+def test_a_forged_origin_is_refused_and_never_cached(node):
+    """Someone answers on the origin's address, with a certificate of their own for the origin's name:
+    the edge checks it against the CDN's origin CA, refuses it (502) and caches nothing."""
+    write_origin(node, "www", "/tour/forged.html", "real")
+    url = f"http://www.{ZONE}/tour/forged.html"
+    origin = node(ORIGIN)
+    origin.check_output("systemctl stop nginx")
+    try:
+        origin.check_output(ROGUE)
+        assert origin.check_output("for i in $(seq 50); do curl -sk https://127.0.0.1/forged.html && break;"
+                                   " sleep 0.1; done") == "EVIL"  # it would serve, to anyone who trusts it
+        assert headers(node, url) == (502, "MISS")
+        assert "EVIL" not in node(CLIENT).check_output(f"curl -s --resolve www.{ZONE}:80:{IP[EDGE1]} {url}")
+    finally:
+        origin.run("pkill -f 'openssl s_server'; for i in $(seq 50); do ss -Hltn 'sport = :443' | grep -q . || break;"
+                   " sleep 0.1; done")
+        origin.check_output("systemctl start nginx")
+    assert headers(node, url) == (200, "MISS")
+    assert node(CLIENT).check_output(f"curl -s --resolve www.{ZONE}:80:{IP[EDGE1]} {url}") == "real"
+
+
+def test_the_origin_answers_only_the_edges_and_hides_its_version(node):
+    write_origin(node, "www", "/tour/origin.html", "o")
+    page = f"https://origin.{ZONE}/tour/origin.html"
+    ask = f"curl -s -o /dev/null -D - --max-time 5 -H 'Host: www.{ZONE}' --resolve origin.{ZONE}:443:{IP[ORIGIN]}"
+    out = node(EDGE1).check_output(f"{ask} --cacert /etc/nginx/perch/origin-ca.pem {page}")
+    assert out.split()[1] == "200", out
+    out = node(CLIENT).check_output(f"{ask} -k {page}")
+    assert out.split()[1] == "403" and re.search(r"(?im)^server: nginx\s*$", out), out
+    # no plain HTTP: the edges fetch over TLS, so port 80 is closed
+    assert node(CLIENT).run(f"curl -s --max-time 5 http://{IP[ORIGIN]}/").rc == 7
+
+
 def test_release_files_are_revalidated(node):
     url = f"http://deb.{ZONE}/dists/perch/InRelease"
     headers(node, url)

@@ -78,6 +78,24 @@ BAD = {
 }
 
 
+def test_modern_tls_only_and_hsts_where_the_inventory_asks(node):
+    """TLS 1.2 with forward secrecy and AEAD, or 1.3; HSTS on www over HTTPS only (its override in the
+    scenario's inventory), none on deb."""
+    edge = "cdn-edge-fra"
+    hello = f"openssl s_client -connect {IP[edge]}:443 -servername {HOSTNAMES[0]} </dev/null"
+    # CBC suites (nginx's default list, HIGH, has them): refused
+    for cbc in ("ECDHE-ECDSA-AES128-SHA", "ECDHE-ECDSA-AES256-SHA384"):
+        assert node(CLIENT).run(f"{hello} -tls1_2 -cipher {cbc}").rc != 0, cbc
+    assert node(CLIENT).run(f"{hello} -tls1_2 -cipher ECDHE-ECDSA-AES128-GCM-SHA256").rc == 0
+    assert node(CLIENT).run(f"{hello} -tls1_3").rc == 0
+    www = node(CLIENT).check_output(curl(edge, HOSTNAMES[0]))
+    assert re.search(r"(?im)^strict-transport-security: max-age=31536000\s*$", www), www
+    plain = node(CLIENT).check_output(f"curl -s -o /dev/null -D - --resolve {HOSTNAMES[0]}:80:{IP[edge]}"
+                                      f" http://{HOSTNAMES[0]}/")
+    deb = node(CLIENT).check_output(curl(edge, HOSTNAMES[1], PATHS[HOSTNAMES[1]]))
+    assert "strict-transport-security" not in (plain + deb).lower()
+
+
 @pytest.fixture(scope="module")
 def refused(node):
     """Try every bad certificate at once (each run stops before any edge task, so they cannot interfere)."""

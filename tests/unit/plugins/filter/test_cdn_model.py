@@ -17,6 +17,7 @@ GLOBAL = {
     "cdn_evacuations": {"RU": ["fra1"]},
     "cdn_anycast_prefixes": ["2001:db8:cdb::/48", "203.0.113.0/24"],
     "cdn_anycast_allow_special": True,
+    "cdn_origin_tls": {"cert": "/ca/origin.pem", "key": "/ca/origin.key", "ca": "/ca/root.pem"},
 }
 HOSTS = {
     "edge-fra1-1": {"cdn_site": "fra1", "cdn_ipv4": "192.0.2.11", "cdn_ipv6": "2001:DB8:1::11"},
@@ -106,3 +107,44 @@ def test_check_false_skips_validation_but_not_normalisation():
     with pytest.raises(AnsibleFilterError):
         cdn_model(hv, GROUPS)
     assert cdn_model(hv, GROUPS, check=False)["policy"]["avoid"]["US"] == ["fra1", "nyc1"]
+
+
+def test_the_edges_check_the_origin_by_name():
+    m = cdn_model(hostvars(), GROUPS)
+    assert m["origin_tls"] == {"name": "origin.cdn.example.org", "cert": "/ca/origin.pem", "key": "/ca/origin.key",
+                               "chain": "", "ca": "/ca/root.pem"}
+    tls = dict(GLOBAL["cdn_origin_tls"], name="Origin.CDN.example.org.", chain="/ca/int.pem")
+    m = cdn_model(hostvars(**{h: {"cdn_origin_tls": tls} for h in HOSTS}), GROUPS)
+    assert m["origin_tls"]["name"] == "origin.cdn.example.org" and m["origin_tls"]["chain"] == "/ca/int.pem"
+
+
+def test_plain_http_to_the_origin_only_when_said_and_with_a_warning(monkeypatch):
+    warned = []
+    monkeypatch.setattr("ansible.utils.display.Display.warning", lambda self, msg, *a, **k: warned.append(msg))
+    with pytest.raises(AnsibleFilterError, match=r"field 'cdn_origin_tls': the edges fetch from the origin over TLS"):
+        cdn_model(hostvars(**{h: {"cdn_origin_tls": None} for h in HOSTS}), GROUPS)
+    assert warned == []
+    m = cdn_model(hostvars(**{h: {"cdn_origin_tls": None, "cdn_origin_plain_http": True} for h in HOSTS}), GROUPS)
+    assert m["origin_tls"] is None
+    assert len(warned) == 1 and "cdn_origin_plain_http is true" in warned[0]
+    # a CDN without an origin host needs neither
+    groups = dict(GROUPS, cdn_origin=[])
+    assert cdn_model(hostvars(**{h: {"cdn_origin_tls": None} for h in HOSTS}), groups)["origin_tls"] is None
+
+
+@pytest.mark.parametrize(("tls", "plain", "field"), [
+    ({"cert": "/c", "key": "/k"}, False, "cdn_origin_tls.ca"),
+    ({"cert": "", "key": "/k", "ca": "/a"}, False, "cdn_origin_tls.cert"),
+    ({"cert": "/c", "key": 3, "ca": "/a"}, False, "cdn_origin_tls.key"),
+    ({"cert": "/c", "key": "/k", "ca": "/a", "chain": ["/x"]}, False, "cdn_origin_tls.chain"),
+    ({"cert": "/c", "key": "/k", "ca": "/a", "name": "origin_1.example.org"}, False, "cdn_origin_tls.name"),
+    ({"cert": "/c", "key": "/k", "ca": "/a", "name": "origin"}, False, "cdn_origin_tls.name"),
+    ({"cert": "/c", "key": "/k", "ca": "/a", "verify": False}, False, "cdn_origin_tls.verify"),
+    ({"cert": "/c", "key": "/k", "ca": "/a"}, True, "cdn_origin_tls"),
+    (None, "yes", "cdn_origin_plain_http"),
+    (["/c"], False, "cdn_origin_tls"),
+])
+def test_bad_origin_tls_names_the_field(tls, plain, field):
+    hv = hostvars(**{h: {"cdn_origin_tls": tls, "cdn_origin_plain_http": plain} for h in HOSTS})
+    with pytest.raises(AnsibleFilterError, match=rf"perch.cdn.cdn_model: .*{field}"):
+        cdn_model(hv, GROUPS)
