@@ -93,6 +93,15 @@ def test_miss_then_hit(node):
     assert headers(node, url) == (200, "HIT")
 
 
+def test_a_path_that_would_share_another_urls_cache_key_is_refused(node):
+    """The key holds the decoded path: /x%3Fv=1 would be cached as /x?v=1, under that URL's key."""
+    write_origin(node, "www", "/tour/key.html", "k")
+    for odd in ("/tour/key.html%3Fv=1", "/tour/%2e%2e/tour/key.html", "/tour/..%2Ftour/key.html", "/tour//key.html"):
+        assert headers(node, f"http://www.{ZONE}{odd}")[0] == 400, odd
+    assert headers(node, f"http://www.{ZONE}/tour/key.html?v=1") == (200, "MISS")
+    assert headers(node, f"http://www.{ZONE}/tour/k%65y.html?q=%3F") == (200, "MISS")  # an encoded 'e' is fine
+
+
 def test_no_cache_bypasses_only_for_trusted_clients(node):
     url = f"http://www.{ZONE}/tour/page.html"
     headers(node, url)
@@ -229,10 +238,24 @@ def test_purge_by_url_and_tag_with_the_playbook(node):
     assert headers(node, url, edge=EDGE2)[1] == "MISS"
     deb = f"http://deb.{ZONE}/pool/main/p/perch-hello/perch-hello_1.0_all.deb"
     assert headers(node, deb)[1] == "HIT"
-    res = playbook("purge.yml", "-e", "service=deb", "-e", "tag=suite:perch")
-    assert res.returncode == 0, res.stdout + res.stderr
+    # what someone who can write as www-data could leave in the cache: a FIFO (a blocking read) and
+    # links to a file and a directory outside it, the file shaped like an entry the purge matches
+    edge = node(EDGE1)
+    edge.check_output("printf 'header\\nKEY: /dists/perch/InRelease\\nHTTP/1.1 200 OK\\r\\n\\r\\n' > /root/outside"
+                      " && cd /var/cache/perch/deb && runuser -u www-data -- sh -c"
+                      " 'mkfifo trap-fifo && ln -s /root/outside trap-file && ln -s /root trap-dir'")
+    try:
+        res = playbook("purge.yml", "-e", "service=deb", "-e", "tag=suite:perch", timeout=180)
+        assert res.returncode == 0, res.stdout + res.stderr
+        assert "KEY: /dists/perch/InRelease" in edge.check_output("cat /root/outside")
+        assert edge.file("/var/cache/perch/deb/trap-fifo").is_pipe
+    finally:
+        edge.run("rm -f /root/outside /var/cache/perch/deb/trap-fifo /var/cache/perch/deb/trap-file"
+                 " /var/cache/perch/deb/trap-dir")
     assert headers(node, url)[1] == "MISS"
     assert headers(node, deb)[1] == "HIT"  # the tag only covers the suite's metadata
+    everything = playbook("purge.yml", "-e", "service=download", "-e", "url=/")
+    assert everything.returncode != 0 and "confirm_all" in everything.stdout, everything.stdout
     bad = playbook("purge.yml", "-e", "service=nope", "-e", "url=/x")
     assert bad.returncode != 0 and "perch.cdn purge" in bad.stdout
 

@@ -131,6 +131,14 @@ echo "$ok $fail" > /tmp/tls-result
 """
 
 
+def test_check_mode_tells_the_rotation_and_changes_nothing(node):
+    run = playbook("tls.yml", "--check", "-e", "tls_test_cert=v2")
+    assert run.returncode == 0, run.stdout + run.stderr
+    for edge in EDGES:
+        assert changed(run.stdout, edge)[0] > 0, run.stdout
+        assert served_serial(node, edge) == lab_serial("cdn-v1")
+
+
 def test_rotation_changes_the_serial_without_a_failed_request(node):
     client = node(CLIENT)
     loop = subprocess.Popen(["podman", "exec", CLIENT, "sh", "-c", LOOP], env=ENV)
