@@ -10,7 +10,7 @@ import subprocess
 import time
 
 import pytest
-from cdn import CLIENT, EDGES, ENV, IP, ROOT, ZONE, changed, finish, playbook, podman, put, start_playbook
+from cdn import CLIENT, EDGES, ENV, IP, ORIGIN, ROOT, ZONE, changed, finish, playbook, podman, put, start_playbook
 
 LAB = ROOT / ".cache" / "cdn-tls"
 HOSTNAMES = [f"www.{ZONE}", f"deb.{ZONE}", f"download.{ZONE}"]
@@ -209,3 +209,53 @@ def test_cert_report_lists_days_left_per_edge():
         line = next(x for x in run.stdout.splitlines() if edge in x and "days left" in x)
         days = float(line.split("days left")[0].split()[-1])
         assert 88 <= days <= 90, line
+
+
+OCSP_PORT = 8888
+
+
+def test_a_certificate_that_names_an_ocsp_responder_is_stapled(node, tmp_path):
+    """A certificate whose chain names an OCSP responder (here openssl's, on the origin) goes out with
+    a stapled, verified response; nginx fetches it after the first handshake."""
+    edge = "cdn-edge-fra"
+    key, cert = tmp_path / "key.pem", tmp_path / "cert.pem"
+    (tmp_path / "ext.cnf").write_text(
+        f"subjectAltName={','.join('DNS:' + h for h in HOSTNAMES)}\n"
+        f"authorityInfoAccess=OCSP;URI:http://{IP[ORIGIN]}:{OCSP_PORT}\n"
+        "extendedKeyUsage=serverAuth\nbasicConstraints=critical,CA:FALSE\n")
+    ssl = ["openssl"]
+    subprocess.run([*ssl, "genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", str(key)],
+                   check=True, capture_output=True)
+    subprocess.run([*ssl, "req", "-new", "-key", str(key), "-subj", f"/CN={HOSTNAMES[0]}", "-out",
+                    str(tmp_path / "csr.pem")], check=True, capture_output=True)
+    subprocess.run([*ssl, "x509", "-req", "-in", str(tmp_path / "csr.pem"), "-CA", str(LAB / "intermediate.pem"),
+                    "-CAkey", str(LAB / "intermediate.key"), "-set_serial", "0x5e1f", "-days", "30",
+                    "-extfile", str(tmp_path / "ext.cnf"), "-out", str(cert)], check=True, capture_output=True)
+    end = subprocess.check_output([*ssl, "x509", "-in", str(cert), "-noout", "-enddate"], text=True).split("=")[1]
+    end = time.strftime("%y%m%d%H%M%SZ", time.strptime(end.strip(), "%b %d %H:%M:%S %Y GMT"))
+    node(ORIGIN).check_output("install -d -m 0700 /root/ocsp")
+    put(ORIGIN, "/root/ocsp/index.txt", f"V\t{end}\t\t5E1F\tunknown\t/CN={HOSTNAMES[0]}\n".encode())
+    for name in ("intermediate.pem", "intermediate.key"):
+        put(ORIGIN, f"/root/ocsp/{name}", (LAB / name).read_bytes())
+    origin = node(ORIGIN)
+    origin.check_output(f"cd /root/ocsp && setsid openssl ocsp -index index.txt -port {OCSP_PORT} -rsigner"
+                        " intermediate.pem -rkey intermediate.key -CA intermediate.pem -ignore_err"
+                        " </dev/null >/dev/null 2>&1 &")
+    try:
+        extra = v2_certificates(str(cert), str(key), str(LAB / "intermediate.pem"))
+        run = playbook("tls.yml", "-l", edge, "-e", extra)
+        assert run.returncode == 0, run.stdout
+        status = (f"openssl s_client -connect {IP[edge]}:443 -servername {HOSTNAMES[0]} -status -CAfile {CA}"
+                  " </dev/null 2>/dev/null")
+        for _try in range(20):
+            out = node(CLIENT).check_output(status)
+            if "OCSP Response Status: successful" in out:
+                break
+            time.sleep(0.5)
+        assert "OCSP Response Status: successful" in out and "Cert Status: good" in out, out
+        assert "Verify return code: 0 (ok)" in out
+        # a certificate without a responder (the other edges') is served without a staple, and works
+        other = node(CLIENT).check_output(status.replace(IP[edge], IP["cdn-edge-nyc"]))
+        assert "OCSP response: no response sent" in other and "Verify return code: 0 (ok)" in other
+    finally:
+        origin.run("pkill -f 'openssl ocsp'")

@@ -8,7 +8,7 @@ from ansible_collections.perch.cdn.plugins.filter.systemd_sandbox import FilterM
 def directives(text):
     out = {}
     for line in text.splitlines():
-        key, _, value = line.partition("=")
+        key, value = line.split("=", 1)
         out.setdefault(key, []).append(value)
     return out
 

@@ -63,8 +63,10 @@ def test_a_reply_with_another_id_or_an_error_is_unhealthy(health):
         r[0] ^= 0xFF
         s.sendto(bytes(r), c)
 
+    def servfail(q, c, s):
+        s.sendto(good_reply(q)[:2] + b"\x81\x82" + good_reply(q)[4:], c)
+
     assert probe(health, serve_once(wrong_id)) is False
-    servfail = lambda q, c, s: s.sendto(good_reply(q)[:2] + b"\x81\x82" + good_reply(q)[4:], c)  # noqa: E731
     assert probe(health, serve_once(servfail)) is False
 
 
@@ -74,7 +76,7 @@ def test_garbage_from_anyone_else_never_reaches_the_probe(health):
 
     def flood_then_answer(q, client, srv):
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as other:
-            for _ in range(50):
+            for _flood in range(50):
                 other.sendto(b"\x00\x01", client)
         srv.sendto(good_reply(q), client)
 
