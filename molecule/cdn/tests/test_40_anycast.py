@@ -64,6 +64,24 @@ def test_crash_of_the_service_withdraws(node):
         node(edge).run("systemctl reset-failed nginx; systemctl start nginx")
 
 
+def test_garbage_udp_leaves_the_checker_and_the_routes_alone(node):
+    """The checker holds no socket anyone else can reach (a DNS probe's is connected to loopback), so a
+    flood of short datagrams at the edge's ports neither crashes it nor makes a route flap."""
+    edge = "cdn-edge-fra"
+    host = node(edge)
+    pid = host.check_output("systemctl show -p MainPID --value perch-anycast-health.service")
+    sockets = host.check_output(f"ss -Hanup | grep 'pid={pid},' || true")
+    assert all(re.search(r"\s127\.0\.0\.1:\d+\s*users", s) for s in sockets.splitlines()), sockets
+    since = sessions_since(node)
+    targets = " ".join(f"'{a}'" for a in EDGES[edge])
+    flood = (f"python3 -c \"import socket; s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n"
+             f"for a in ({targets.replace(' ', ', ')}):\n"
+             " for p in list(range(1, 1024)) + list(range(32768, 61000, 7)): s.sendto(b'\\x00\\x01', (a, p))\"")
+    node(CLIENT).check_output(flood)
+    assert host.check_output("systemctl show -p MainPID --value perch-anycast-health.service") == pid
+    assert router_paths(node) == set(BGP.values()) and sessions_since(node) == since
+
+
 GRACEFUL = "printf '# Managed by perch.cdn (anycast role, drain/undrain playbooks).\\ndefine PERCH_GRACEFUL = {};\\n'"
 
 
