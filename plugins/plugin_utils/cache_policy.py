@@ -12,6 +12,8 @@ KINDS = ("web", "apt", "files")
 OVERRIDES = ("valid", "meta_valid", "immutable_valid", "files_valid", "slice_size", "max_size", "inactive",
              "origin_servers", "hsts_max_age")
 SETTINGS = OVERRIDES
+# a setting whose role variable has another name
+ROLE_VARIABLE = {"valid": "web_valid"}
 ORIGIN_RE = re.compile(r"^[A-Za-z0-9.:\[\]-]+:[0-9]{1,5}$")
 # nginx time (30s, 10m, 1h, 30d) and size (8m, 20g) values
 TIME_RE = re.compile(r"^(?:[0-9]+(?:ms|s|m|h|d|w|M|y)?)+$")
@@ -20,6 +22,13 @@ SIZE_RE = re.compile(r"^[0-9]+[kKmMgG]?$")
 
 class PolicyError(ValueError):
     """A bad setting; the message names the variable."""
+
+
+def _field(name, extra, key) -> str:
+    """The variable a value came from: the service's override, or the role's setting."""
+    if key in extra:
+        return f"cache_edge_service_overrides.{name}.{key}"
+    return f"cache_edge_{ROLE_VARIABLE.get(key, key)}"
 
 
 def _check(value, pattern, field):
@@ -108,15 +117,10 @@ def cache_policy(services, zone, settings, overrides=None, certificates=None, pu
                                   f"(allowed: {', '.join(OVERRIDES)})")
         policy.update(extra)
         for key in ("valid", "meta_valid", "immutable_valid", "files_valid", "inactive"):
-            _check(policy[key], TIME_RE, f"cache_edge_service_overrides.{name}.{key}" if key in extra
-                   else f"cache_edge_{'web_valid' if key == 'valid' else key}")
+            _check(policy[key], TIME_RE, _field(name, extra, key))
         for key in ("slice_size", "max_size"):
-            _check(policy[key], SIZE_RE, f"cache_edge_service_overrides.{name}.{key}" if key in extra
-                   else f"cache_edge_{key}")
-        field = (f"cache_edge_service_overrides.{name}.origin_servers" if "origin_servers" in extra
-                 else "cache_edge_origin_servers")
-        policy["origin_servers"] = _origins(policy["origin_servers"], field)
-        policy["hsts_max_age"] = _seconds(policy["hsts_max_age"], f"cache_edge_service_overrides.{name}.hsts_max_age"
-                                          if "hsts_max_age" in extra else "cache_edge_hsts_max_age")
+            _check(policy[key], SIZE_RE, _field(name, extra, key))
+        policy["origin_servers"] = _origins(policy["origin_servers"], _field(name, extra, "origin_servers"))
+        policy["hsts_max_age"] = _seconds(policy["hsts_max_age"], _field(name, extra, "hsts_max_age"))
         out[name] = policy
     return out

@@ -31,6 +31,8 @@ def test_defaults_and_overrides():
     ({"ftp": {"valid": "1m"}}, {}, "cache_edge_service_overrides.ftp"),
     ({"deb": {"meta_valid": "soon"}}, {}, "cache_edge_service_overrides.deb.meta_valid"),
     ({}, {"slice_size": "8 MiB"}, "cache_edge_slice_size"),
+    ({}, {"valid": "soon"}, "cache_edge_web_valid"),
+    ({"download": {"max_size": "lots"}}, {}, "cache_edge_service_overrides.download.max_size"),
     ({}, {"origin_servers": ["192.0.2.80"]}, "cache_edge_origin_servers"),
 ])
 def test_a_bad_value_names_its_field(overrides, settings, field):
