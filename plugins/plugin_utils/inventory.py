@@ -121,6 +121,15 @@ def normalize_sites(sites) -> dict[str, dict]:
 
 # ---------------------------------------------------------------- policy
 
+def _country_lists(policy, key):
+    """(country, what, names) for each entry of cdn_policy.<key>, in country order, the country checked."""
+    for cc, names in sorted(_mapping(policy.get(key), f"cdn_policy.{key}").items(), key=lambda kv: str(kv[0])):
+        what = f"cdn_policy.{key} entry {cc!r}"
+        if cc not in COUNTRIES:
+            raise _fail(what, "country", f"unknown ISO 3166-1 alpha-2 country code {cc!r}")
+        yield cc, what, _name_list(names, what, key)
+
+
 def normalize_policy(policy, sites: Mapping[str, dict]) -> dict:
     """Validate cdn_policy against the (normalised) sites; return {failover_depth, avoid, pin}."""
     policy = _mapping(policy, "cdn_policy")
@@ -135,22 +144,14 @@ def normalize_policy(policy, sites: Mapping[str, dict]) -> dict:
     providers = {s["provider"] for s in sites.values() if s["provider"]}
 
     avoid = {}
-    for cc, names in sorted(_mapping(policy.get("avoid"), "cdn_policy.avoid").items(), key=lambda kv: str(kv[0])):
-        what = f"cdn_policy.avoid entry {cc!r}"
-        if cc not in COUNTRIES:
-            raise _fail(what, "country", f"unknown ISO 3166-1 alpha-2 country code {cc!r}")
-        names = _name_list(names, what, "avoid")
+    for cc, what, names in _country_lists(policy, "avoid"):
         for n in names:
             if n not in sites and n not in providers:
                 raise _fail(what, "avoid", f"{n!r} is neither a site nor a provider in cdn_sites")
         avoid[cc] = sorted(set(names))
 
     pin = {}
-    for cc, names in sorted(_mapping(policy.get("pin"), "cdn_policy.pin").items(), key=lambda kv: str(kv[0])):
-        what = f"cdn_policy.pin entry {cc!r}"
-        if cc not in COUNTRIES:
-            raise _fail(what, "country", f"unknown ISO 3166-1 alpha-2 country code {cc!r}")
-        names = _name_list(names, what, "pin")
+    for cc, what, names in _country_lists(policy, "pin"):
         if not names:
             raise _fail(what, "pin", "must list at least one site")
         for n in names:
