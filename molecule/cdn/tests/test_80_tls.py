@@ -240,7 +240,7 @@ def test_a_certificate_that_names_an_ocsp_responder_is_stapled(node, tmp_path):
     origin = node(ORIGIN)
     origin.check_output(f"cd /root/ocsp && setsid openssl ocsp -index index.txt -port {OCSP_PORT} -rsigner"
                         " intermediate.pem -rkey intermediate.key -CA intermediate.pem -ignore_err"
-                        " </dev/null >/dev/null 2>&1 &")
+                        " </dev/null >/dev/null 2>&1 & echo $! > pid")
     try:
         extra = v2_certificates(str(cert), str(key), str(LAB / "intermediate.pem"))
         run = playbook("tls.yml", "-l", edge, "-e", extra)
@@ -258,4 +258,4 @@ def test_a_certificate_that_names_an_ocsp_responder_is_stapled(node, tmp_path):
         other = node(CLIENT).check_output(status.replace(IP[edge], IP["cdn-edge-nyc"]))
         assert "OCSP response: no response sent" in other and "Verify return code: 0 (ok)" in other
     finally:
-        origin.run("pkill -f 'openssl ocsp'")
+        origin.run("kill $(cat /root/ocsp/pid)")  # not pkill -f: it would kill this very shell
