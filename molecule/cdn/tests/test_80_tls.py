@@ -238,7 +238,8 @@ def test_a_certificate_that_names_an_ocsp_responder_is_stapled(node, tmp_path):
     for name in ("intermediate.pem", "intermediate.key"):
         put(ORIGIN, f"/root/ocsp/{name}", (LAB / name).read_bytes())
     origin = node(ORIGIN)
-    origin.check_output(f"cd /root/ocsp && setsid openssl ocsp -index index.txt -port {OCSP_PORT} -rsigner"
+    # cd on its own: `cd && openssl &` would background a shell that holds ssh's output open
+    origin.check_output(f"cd /root/ocsp; setsid openssl ocsp -index index.txt -port {OCSP_PORT} -rsigner"
                         " intermediate.pem -rkey intermediate.key -CA intermediate.pem -ignore_err"
                         " </dev/null >/dev/null 2>&1 & echo $! > pid")
     try:
