@@ -151,6 +151,61 @@ def normalize_origin_tls(value, plain_http, zone, has_origin) -> dict | None:
     return out
 
 
+def normalize_shields(shields, edges) -> dict:
+    """{edge: shield or None}: the edge each edge fetches its misses from (cdn_shield), checked.
+
+    shields: {edge: cdn_shield of that host}; edges: the cdn_edges hosts. A shield is an edge; a chain
+    of shields ends at the origin (no loop, no edge its own shield).
+    """
+    out = {}
+    for edge in sorted(edges):
+        shield = shields.get(edge)
+        if shield in (None, ""):
+            out[edge] = None
+            continue
+        what = f"node {edge!r}"
+        if not isinstance(shield, str):
+            raise _fail(what, "cdn_shield", f"must be the name of another cache edge, got {shield!r}")
+        if shield == edge:
+            raise _fail(what, "cdn_shield", "names the edge itself: a shield fetches from the origin "
+                        "(set cdn_shield: null in the shield's host_vars when group_vars set it for a region)")
+        if shield not in edges:
+            raise _fail(what, "cdn_shield", f"{shield!r} is not a cache edge (cdn_edges: {', '.join(sorted(edges))})")
+        out[edge] = shield
+    for edge in out:
+        seen = [edge]
+        nxt = out[edge]
+        while nxt is not None:
+            if nxt in seen:
+                loop = " -> ".join([*seen[seen.index(nxt):], nxt])
+                raise _fail(f"node {edge!r}", "cdn_shield", f"the shields make a loop ({loop}): one of them must fetch "
+                            "from the origin")
+            seen.append(nxt)
+            nxt = out[nxt]
+    return out
+
+
+def shield_tiers(shields) -> list[list[str]]:
+    """The edges by distance from the origin: tiers[0] fetch from it, tiers[1] from tiers[0]'s shields...
+
+    Purges and prewarms go tier by tier, so an edge never refetches an old copy from its shield.
+    """
+    depth = {}
+
+    def _depth(edge):
+        if edge not in depth:
+            depth[edge] = 0 if shields[edge] is None else _depth(shields[edge]) + 1
+        return depth[edge]
+
+    tiers = []
+    for edge in sorted(shields):
+        d = _depth(edge)
+        while len(tiers) <= d:
+            tiers.append([])
+        tiers[d].append(edge)
+    return tiers
+
+
 def _group(groups, name) -> list[str]:
     hosts = groups.get(name) if isinstance(groups, Mapping) else None
     return sorted(set(hosts or ()))
@@ -198,6 +253,9 @@ def cdn_model(hostvars, groups, states=None, evacuations=None, check=True) -> di
     for role, hosts in members.items():
         for n in hosts:
             nodes[n]["role"] = role
+    shields = normalize_shields({n: hostvars[n].get("cdn_shield") for n in members["edge"]}, members["edge"])
+    for n, shield in shields.items():
+        nodes[n]["shield"] = shield
     norm_prefixes = normalize_prefixes(prefixes, allow_special=allow_special, owned=owned)
     try:
         anycast = first_addresses(norm_prefixes)
@@ -217,6 +275,9 @@ def cdn_model(hostvars, groups, states=None, evacuations=None, check=True) -> di
         "edges": {n: nodes[n] for n in members["edge"]},
         "dns": {n: nodes[n] for n in members["dns"]},
         "origin": {n: nodes[n] for n in members["origin"]},
+        # {shield: [edges behind it]}, and the edges tier by tier from the origin (purge and prewarm order)
+        "shields": {s: sorted(e for e, v in shields.items() if v == s) for s in sorted(set(shields.values()) - {None})},
+        "tiers": shield_tiers(shields),
         # None: plain HTTP, as cdn_origin_plain_http says
         "origin_tls": origin_tls,
     }

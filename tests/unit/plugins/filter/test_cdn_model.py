@@ -47,7 +47,7 @@ def test_the_model():
     assert m["zone"] == "cdn.example.org"
     assert list(m["edges"]) == ["edge-fra1-1", "edge-nyc1-1", "edge-nyc1-2"]
     assert m["nodes"]["edge-fra1-1"] == {"site": "fra1", "ipv4": "192.0.2.11", "ipv6": "2001:db8:1::11",
-                                         "state": "active", "role": "edge"}
+                                         "state": "active", "role": "edge", "shield": None}
     assert m["nodes"]["edge-nyc1-1"]["state"] == "drained"
     assert m["dns"]["dns1"]["role"] == "dns" and m["origin"]["origin"]["role"] == "origin"
     assert "client" not in m["nodes"]
@@ -148,3 +148,38 @@ def test_bad_origin_tls_names_the_field(tls, plain, field):
     hv = hostvars(**{h: {"cdn_origin_tls": tls, "cdn_origin_plain_http": plain} for h in HOSTS})
     with pytest.raises(AnsibleFilterError, match=rf"perch.cdn.cdn_model: .*{field}"):
         cdn_model(hv, GROUPS)
+
+
+def test_shields_and_the_order_from_the_origin():
+    hv = hostvars(**{"edge-nyc1-1": {"cdn_shield": "edge-nyc1-2"}, "edge-nyc1-2": {"cdn_shield": "edge-fra1-1"}})
+    m = cdn_model(hv, GROUPS)
+    assert m["edges"]["edge-nyc1-1"]["shield"] == "edge-nyc1-2"
+    assert m["edges"]["edge-fra1-1"]["shield"] is None
+    assert m["shields"] == {"edge-fra1-1": ["edge-nyc1-2"], "edge-nyc1-2": ["edge-nyc1-1"]}
+    # purge and prewarm go tier by tier: each shield before the edges behind it
+    assert m["tiers"] == [["edge-fra1-1"], ["edge-nyc1-2"], ["edge-nyc1-1"]]
+    assert "shield" not in m["nodes"]["dns1"]
+
+
+def test_without_shields_every_edge_is_one_tier():
+    m = cdn_model(hostvars(**{"edge-fra1-1": {"cdn_shield": None}, "edge-nyc1-1": {"cdn_shield": ""}}), GROUPS)
+    assert m["shields"] == {}
+    assert m["tiers"] == [["edge-fra1-1", "edge-nyc1-1", "edge-nyc1-2"]]
+
+
+@pytest.mark.parametrize("changes, words", [
+    ({"edge-nyc1-1": {"cdn_shield": "edge-nyc1-1"}}, ["node 'edge-nyc1-1'", "'cdn_shield'", "itself"]),
+    ({"edge-nyc1-1": {"cdn_shield": "dns1"}}, ["node 'edge-nyc1-1'", "'cdn_shield'", "'dns1' is not a cache edge"]),
+    ({"edge-nyc1-1": {"cdn_shield": "nowhere"}}, ["node 'edge-nyc1-1'", "'nowhere' is not a cache edge"]),
+    ({"edge-nyc1-1": {"cdn_shield": ["edge-fra1-1"]}}, ["node 'edge-nyc1-1'", "'cdn_shield'", "name of another"]),
+    ({"edge-nyc1-1": {"cdn_shield": "edge-nyc1-2"}, "edge-nyc1-2": {"cdn_shield": "edge-fra1-1"},
+      "edge-fra1-1": {"cdn_shield": "edge-nyc1-1"}},
+     ["'cdn_shield'", "loop", "edge-fra1-1 -> edge-nyc1-1 -> edge-nyc1-2 -> edge-fra1-1"]),
+])
+def test_bad_shields_name_the_node(changes, words):
+    with pytest.raises(AnsibleFilterError) as exc:
+        cdn_model(hostvars(**changes), GROUPS)
+    msg = str(exc.value)
+    assert msg.startswith("perch.cdn.cdn_model:")
+    for word in words:
+        assert word in msg, msg
