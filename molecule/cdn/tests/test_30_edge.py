@@ -27,8 +27,9 @@ from cdn import (
 )
 
 EDGE1, EDGE2 = "cdn-edge-fra", "cdn-edge-nyc"
+# the edges behind the shield cdn-edge-fra (cdn_shield in the scenario's inventory)
+CHILDREN = ("cdn-edge-fra2", "cdn-edge-nyc", "cdn-edge-sin")
 ISO = "/iso/perch-lab.iso"
-ISO_SIZE = 64 * 1024 * 1024
 WEB_VALID, META_VALID = 3, 4
 FIRST = "Cache edges that serve nothing yet"
 
@@ -223,6 +224,40 @@ def test_repository_update_under_load_has_no_hash_sum_mismatch(node):
     assert node(CLIENT).check_output("dpkg-query -W -f '${Version}' perch-hello") == "1.2"
 
 
+# /etc/hosts is bind-mounted in the container: rewritten in place, not renamed (sed -i)
+UNPIN = f"grep -v ' deb.{ZONE}$' /etc/hosts > /tmp/hosts; cat /tmp/hosts > /etc/hosts"
+
+
+def test_after_a_publish_the_first_apt_client_of_every_edge_is_served_from_cache(node):
+    """perch-repo-publish warms the shield, then every edge (origin_prewarm: all): the new indexes and the new
+    .deb before InRelease changes, InRelease after the purge. No apt client waits for the origin."""
+    build_deb(node, "perch-warm", "1.0")
+    out = node(ORIGIN).run("perch-repo-publish")
+    assert out.rc == 0, out.stdout + out.stderr
+    warmed = re.findall(r"^perch-repo-publish: (\S+): warmed (\d+) of (\d+) files", out.stdout, re.M)
+    order = [a for a, _ok, _n in warmed]
+    assert order[0] == IP[EDGE1] and set(order[:4]) == {IP[e] for e in EDGES}, order  # the shield first
+    assert all(ok == n != "0" for _a, ok, n in warmed), warmed
+    release = node(ORIGIN).check_output("cat /srv/perch/deb/dists/perch/Release").split("SHA256:")[1]
+    digest = re.search(r"^ ([0-9a-f]{64}) +\d+ main/binary-all/Packages.xz$", release, re.M).group(1)
+    paths = {"InRelease": "/dists/perch/InRelease",
+             "index": f"/dists/perch/main/binary-all/by-hash/SHA256/{digest}",
+             "deb": "/pool/main/p/perch-warm/perch-warm_1.0_all.deb"}
+    start = origin_log_lines(node)
+    try:
+        for edge in EDGES:
+            # a client served by this edge alone, as GeoDNS would send it there
+            node(CLIENT).check_output(f"{UNPIN}; echo '{IP[edge]} deb.{ZONE}' >> /etc/hosts && apt-get update"
+                                      " && cd /tmp && apt-get download perch-warm && rm perch-warm_*.deb")
+            got = {what: headers(node, f"http://deb.{ZONE}{p}", edge=edge)[1] for what, p in paths.items()}
+            # the scenario keeps InRelease 4 s (META_VALID): later, the edge revalidates it with its shield
+            assert got["index"] == got["deb"] == "HIT" and got["InRelease"] in ("HIT", "REVALIDATED"), (edge, got)
+    finally:
+        node(CLIENT).check_output(UNPIN)
+    fetched = [line for line in origin_log_since(node, start) if "/by-hash/" in line or "/pool/" in line]
+    assert fetched == []
+
+
 def test_changed_release_without_purge_shows_expired(node):
     url = f"http://deb.{ZONE}/dists/perch/InRelease"
     headers(node, url)
@@ -287,20 +322,45 @@ def test_large_file_with_aria2_is_byte_exact(node):
     node(CLIENT).check_output("rm -f /tmp/perch-lab.iso")
 
 
-def test_ten_cold_downloads_cost_one_origin_fetch(node):
+def test_one_cold_iso_on_the_three_edges_behind_the_shield_costs_the_origin_one_copy(node):
+    """fra2, nyc and sin send their misses to fra (cdn_shield): the same cold 256 MiB file fetched on all
+    three at once crosses the origin's link once, and every client gets it byte-exact (edge to shield and
+    shield to origin over TLS)."""
+    path, size = "/iso/shield-256.iso", 256 * 1024 * 1024
+    node(ORIGIN).check_output(f"head -c {size} /dev/urandom > /srv/perch/download{path}")
+    want = node(ORIGIN).check_output(f"sha256sum /srv/perch/download{path}").split()[0]
     start = origin_log_lines(node)
     node(CLIENT).check_output(
-        f"for i in $(seq 10); do curl -s --resolve download.{ZONE}:80:{IP[EDGE2]} http://download.{ZONE}{ISO}"
-        " | sha256sum > /tmp/cold.$i & done; wait")
-    sums = set(node(CLIENT).check_output("cat /tmp/cold.*").split())
-    want = node(ORIGIN).check_output(f"sha256sum /srv/perch/download{ISO}").split()[0]
-    assert sums == {want, "-"}
-    sent = 0
-    for line in origin_log_since(node, start):
-        if f"GET {ISO} " in line:  # only edge2 fetches it in this window
-            sent += int(re.search(r'" \d{3} (\d+) ', line).group(1))
-    print(f"origin bytes for 10 cold downloads: {sent} = {sent / ISO_SIZE:.3f} x the file")
-    assert ISO_SIZE <= sent <= 1.1 * ISO_SIZE
+        "for e in " + " ".join(IP[e] for e in CHILDREN) + f"; do curl -sf --max-time 300"
+        f" --resolve download.{ZONE}:80:$e http://download.{ZONE}{path} | sha256sum > /tmp/shield.$e & done; wait")
+    sums = node(CLIENT).check_output("cat /tmp/shield.*; rm -f /tmp/shield.*").split()
+    assert sums == [want, "-"] * 3
+    sent = sum(int(re.search(r'" \d{3} (\d+) ', line).group(1))
+               for line in origin_log_since(node, start) if f"GET {path} " in line)
+    print(f"origin bytes for one cold 256 MiB file on 3 edges behind a shield: {sent / size:.3f} x the file")
+    assert size <= sent <= 1.05 * size
+    for edge in CHILDREN:
+        assert headers(node, f"http://download.{ZONE}{path}", edge=edge, extra="-r 0-99") == (206, "HIT")
+    node(ORIGIN).check_output(f"rm -f /srv/perch/download{path}")
+
+
+def test_prewarm_a_new_file_on_every_edge_shield_first(node):
+    path, size = "/iso/prewarm-32.iso", 32 * 1024 * 1024
+    node(ORIGIN).check_output(f"head -c {size} /dev/urandom > /srv/perch/download{path}")
+    start = origin_log_lines(node)
+    res = playbook("prewarm.yml", "-e", "service=download", "-e", f"url={path}")
+    assert res.returncode == 0, res.stdout[-3000:]
+    # progress: one loop item per range and edge, the shield's before any other edge's
+    progress = re.findall(r"^changed: \[(\S+)\] => \(item=\S+: (\d+)% ", res.stdout, re.M)
+    assert [p for _e, p in progress if _e == EDGE1][-1] == "100", progress
+    assert {e for e, _p in progress} == set(EDGES) and progress[0][0] == EDGE1
+    assert all(e == EDGE1 for e, _p in progress[:10]), progress
+    sent = sum(int(re.search(r'" \d{3} (\d+) ', line).group(1))
+               for line in origin_log_since(node, start) if f"GET {path} " in line)
+    assert size <= sent <= 1.05 * size
+    for edge in EDGES:
+        assert headers(node, f"http://download.{ZONE}{path}", edge=edge, extra="-r 0-99") == (206, "HIT")
+    node(ORIGIN).check_output(f"rm -f /srv/perch/download{path}")
 
 
 def test_ban_and_unban_land_on_every_edge(node):

@@ -1,8 +1,11 @@
 """GeoDNS follows edge health: every DNS server checks every edge itself, and answers with the
 live edges of the first site in the client's list that has one (perch.cdn.geodns, LUA records)."""
 
+import subprocess
+import time
+
 import pytest
-from cdn import ANYCAST, CLIENT, DNS, EDGES, ZONE, answers, dig, podman, site, unicast, wait_for
+from cdn import ANYCAST, CLIENT, DNS, EDGES, ENV, ZONE, answers, dig, podman, site, unicast, wait_for
 
 RISE = 3  # cache_edge_health_rise in the scenario's inventory
 
@@ -54,10 +57,28 @@ def test_a_stopped_edge_leaves_the_answers_and_comes_back_after_its_rise(node):
 
 
 def test_a_crashed_nginx_is_left_out_of_its_own_site(node):
+    """fra is also the shield of fra2, nyc and sin: while it is down they fetch their misses from the origin."""
+    children = [e for e in EDGES if e != "cdn-edge-fra"]
+    node("cdn-origin").check_output(
+        "mkdir -p /srv/perch/www/crash && for i in $(seq 40); do echo $i > /srv/perch/www/crash/$i.html; done")
+    # a client asks the three for cold pages, before, during and after the crash
+    load = subprocess.Popen(
+        ["podman", "exec", CLIENT, "sh", "-c",
+         "for i in $(seq 40); do for e in " + " ".join(EDGES[e][0] for e in children) + "; do"
+         f" curl -s -o /dev/null -w '%{{http_code}}\\n' --max-time 10 --resolve www.{ZONE}:80:$e http://www.{ZONE}/crash/$i.html;"
+         " done; sleep 0.1; done"], env=ENV, stdout=subprocess.PIPE, text=True)
+    time.sleep(1)
     node("cdn-edge-fra").check_output("systemctl kill -s KILL nginx")
     took = wait_for(lambda: everywhere(node, "DE", unicast("cdn-edge-fra2")), timeout=10, step=0.2)
     print(f"fra crashed: Germany gets fra2 alone after {took:.1f} s")
     assert everywhere(node, "DE", unicast("cdn-edge-fra2"), service="deb")
+    codes = load.communicate(timeout=120)[0].split()
+    print(f"fra crashed: its 3 edges served {codes.count('200')} of {len(codes)} cold pages")
+    assert codes == ["200"] * 120
+    # from the origin, not the shield (no X-Shield-Cache-Status)
+    out = node(CLIENT).check_output(f"curl -s -o /dev/null -D - --resolve www.{ZONE}:80:{EDGES['cdn-edge-nyc'][0]}"
+                                    f" 'http://www.{ZONE}/crash/1.html?after'").lower()
+    assert "x-cache-status: miss" in out and "x-shield-cache-status" not in out, out
 
 
 def test_a_host_that_stops_answering_is_left_out(node):

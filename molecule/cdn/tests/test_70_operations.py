@@ -41,6 +41,16 @@ def restore_inventory():
         (INV / "host_vars" / edge / "cdn_state.yml").unlink(missing_ok=True)
 
 
+def shield_status(node, edge="cdn-edge-nyc"):
+    """X-Shield-Cache-Status of a cold page fetched through an edge behind the shield fra ('' from the origin)."""
+    page = f"/drain-{time.monotonic_ns()}.html"
+    node("cdn-origin").check_output(f"echo drain > /srv/perch/www{page}")
+    out = node(CLIENT).check_output(
+        f"curl -sf -o /dev/null -D - --resolve www.{ZONE}:80:{EDGES[edge][0]} http://www.{ZONE}{page}")
+    found = re.search(r"(?im)^x-shield-cache-status:\s*(\S+)", out)
+    return found.group(1) if found else ""
+
+
 class Load:
     """A client in Germany that behaves like a browser behind a resolver (perch-ttl-client): it keeps
     each GeoDNS answer for its TTL and its connection open, and also requests over anycast; every
@@ -105,6 +115,8 @@ def test_drain_a_site_with_zero_failed_requests(node):
     assert not next_hops(node) & FRA_BGP
     for edge in SITES["fra"]:
         assert (INV / "host_vars" / edge / "cdn_state.yml").exists()
+    # fra, drained, is no longer the shield of the others: their misses go to the origin
+    assert shield_status(node) == shield_status(node, "cdn-edge-sin") == ""
 
 
 def test_site_yml_keeps_the_drained_state(node):
@@ -124,6 +136,9 @@ def test_undrain_brings_it_back(node):
     for server in DNS.values():
         assert answers(node, "DE", server=server) == site("fra")
     wait_for(lambda: next_hops(node) == ALL_BGP)
+    # and it shields them again (once cache_edge_shield_retry, 10 s, has passed since they left it)
+    back = wait_for(lambda: shield_status(node) == "MISS", timeout=15, step=1)
+    print(f"undrained: nyc fetches through the shield fra again after {back:.1f} s")
 
 
 def test_evacuate_a_country_from_a_site_and_back(node):
