@@ -445,8 +445,8 @@ def bench_shield(runs):
         sums = [line.split()[0] for line in got.splitlines() if line.strip()]
         if sums != [want] * len(LAB_EDGES):
             raise SystemExit(f"bench/edge.py: the cold file differs on an edge: {sums} (want {want})")
-        sent = sum(int(m.group(1)) for m in re.finditer(rf'"GET {re.escape(path)} [^"]*" \d{{3}} (\d+) ',
-                                                          pexec(ORIGIN, f"tail -c +{log0 + 1} {ORIGIN_LOG}").stdout))
+        log = pexec(ORIGIN, f"tail -c +{log0 + 1} {ORIGIN_LOG}").stdout
+        sent = sum(int(m.group(1)) for m in re.finditer(rf'"GET {re.escape(path)} [^"]*" \d{{3}} (\d+) ', log))
         res["bytes"].append(sent / size)
         pexec(ORIGIN, f"rm -f {ORIGIN_DL}{path}")
         print(f"shield run {r + 1}: origin sent {sent / size:.3f} x the file for {len(LAB_EDGES)} edges", flush=True)
