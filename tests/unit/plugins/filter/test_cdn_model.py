@@ -5,6 +5,10 @@ import copy
 import pytest
 from ansible.errors import AnsibleFilterError
 from ansible_collections.perch.cdn.plugins.filter.cdn_model import FilterModule, cdn_model
+from ansible_collections.perch.cdn.plugins.plugin_utils.inventory import CdnInventoryError
+from ansible_collections.perch.cdn.plugins.plugin_utils.model import normalize_shields, shield_tiers
+from hypothesis import given
+from hypothesis import strategies as st
 
 GLOBAL = {
     "cdn_zone": "CDN.Example.org.",
@@ -183,3 +187,38 @@ def test_bad_shields_name_the_node(changes, words):
     assert msg.startswith("perch.cdn.cdn_model:")
     for word in words:
         assert word in msg, msg
+
+
+def _expected_problem(picks):
+    """What the validation must say of an assignment (edge i -> edge picks[i]), by brute force, in name order."""
+    for i in sorted(range(len(picks)), key=lambda n: f"e{n}"):
+        p = picks[i]
+        if p is not None and p >= len(picks):
+            return "not a cache edge"
+        if p == i:
+            return "itself"
+    for i in range(len(picks)):
+        seen, nxt = set(), i
+        while nxt is not None:
+            if nxt in seen:
+                return "loop"
+            seen.add(nxt)
+            nxt = picks[nxt]
+    return None
+
+
+@given(st.lists(st.one_of(st.none(), st.integers(min_value=0, max_value=11)), min_size=1, max_size=12))
+def test_any_shield_assignment_is_refused_or_gives_tiers_with_each_shield_first(picks):
+    edges = [f"e{i}" for i in range(len(picks))]
+    shields = {e: (None if p is None else f"e{p}") for e, p in zip(edges, picks, strict=True)}
+    problem = _expected_problem(picks)
+    if problem:
+        with pytest.raises(CdnInventoryError, match=problem):
+            normalize_shields(shields, edges)
+        return
+    checked = normalize_shields(shields, edges)
+    tiers = shield_tiers(checked)
+    where = {e: n for n, tier in enumerate(tiers) for e in tier}
+    assert sorted(e for tier in tiers for e in tier) == sorted(edges)
+    assert all(where[s] < where[e] for e, s in checked.items() if s is not None)
+    assert all(checked[e] is None for e in tiers[0])
