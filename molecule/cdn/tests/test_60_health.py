@@ -91,6 +91,25 @@ def test_a_host_that_stops_answering_is_left_out(node):
         podman("unpause", "cdn-edge-nyc")
 
 
+def test_a_frozen_shield_costs_its_edges_time_not_requests(node):
+    """fra frozen (no RST, no answer): a miss on an edge behind it waits until its fetch from fra times out
+    (3 s to connect, proxy_read_timeout on a kept-alive connection), then comes from the origin; the next
+    miss goes to the origin at once (fra is left alone for cache_edge_shield_retry)."""
+    node("cdn-origin").check_output(
+        "mkdir -p /srv/perch/www/frozen && for i in 1 2; do echo $i > /srv/perch/www/frozen/$i.html; done")
+    sin = EDGES["cdn-edge-sin"][0]
+    podman("pause", "cdn-edge-fra")
+    try:
+        for i in (1, 2):
+            out = node(CLIENT).check_output(
+                f"curl -s -o /dev/null -D - -w 'took %{{time_total}} s' --max-time 60 --resolve www.{ZONE}:80:{sin}"
+                f" http://www.{ZONE}/frozen/{i}.html").lower()
+            print(f"fra frozen: miss {i} on sin {out.rsplit('took', 1)[1].strip()}")
+            assert out.startswith("http/1.1 200") and "x-shield-cache-status" not in out, out
+    finally:
+        podman("unpause", "cdn-edge-fra")
+
+
 def test_every_edge_down_answers_the_anycast_address(node):
     for edge in EDGES:
         node(edge).check_output("systemctl stop nginx")
