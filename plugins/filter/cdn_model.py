@@ -84,7 +84,9 @@ _value:
       type: list
       elements: str
     nodes:
-      description: "Every CDN node: C({site, ipv4, ipv6, state, role}), role one of C(edge), C(dns), C(origin)."
+      description:
+        - "Every CDN node: C({site, ipv4, ipv6, state, role}), role one of C(edge), C(dns), C(origin); edges also
+          have C(shield) (their C(cdn_shield), or null)."
       type: dict
     edges:
       description: The nodes of C(cdn_edges).
@@ -100,6 +102,18 @@ _value:
         - "How the edges reach the origin: C({name, cert, key, chain, ca}) from C(cdn_origin_tls) (the edges check the
           origin's certificate for C(name) against C(ca)), or null when C(cdn_origin_plain_http) is true."
       type: dict
+    origin_backup:
+      description:
+        - "C(cdn_origin_backup): C({servers, name, ca}), a mirror the edges and shields fetch from when every origin
+          server fails (checked for C(name) against the controller file C(ca) over TLS), or null."
+      type: dict
+    shields:
+      description: "C({shield: [edges behind it]}) from the edges' C(cdn_shield)."
+      type: dict
+    tiers:
+      description: The edges by distance from the origin (purges and prewarms go tier by tier, shields first).
+      type: list
+      elements: list
   sample:
     zone: cdn.example.org
     nodes:

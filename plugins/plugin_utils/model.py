@@ -12,6 +12,7 @@ cdn_* variables (cdn_state above all) for itself.
 from __future__ import annotations
 
 import ipaddress
+import re
 from collections.abc import Mapping
 
 from ansible_collections.perch.cdn.plugins.plugin_utils.addresses import AddressError, first_addresses
@@ -151,6 +152,56 @@ def normalize_origin_tls(value, plain_http, zone, has_origin) -> dict | None:
     return out
 
 
+BACKUP_KEYS = ("servers", "name", "ca")
+SERVER_RE = re.compile(r"^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+):[0-9]{1,5}$")
+SYSTEM_CA = "/etc/ssl/certs/ca-certificates.crt"
+
+
+def normalize_origin_backup(value, origin_tls) -> dict | None:
+    """cdn_origin_backup: a mirror the edges (and shields) fetch from when every origin server fails.
+
+    servers are host:port; over TLS (when cdn_origin_tls is set) the edges check the mirror's certificate for
+    `name` against `ca` (a controller file, by default the controller's system bundle).
+    """
+    if value is None:
+        return None
+    backup = _mapping(value, "cdn_origin_backup")
+    unknown = sorted(set(map(str, backup)) - set(BACKUP_KEYS))
+    if unknown:
+        raise _fail("cdn_origin_backup", f"cdn_origin_backup.{unknown[0]}",
+                    f"unknown (allowed: {', '.join(BACKUP_KEYS)})")
+    servers = backup.get("servers")
+    if isinstance(servers, str) or not isinstance(servers, list) or not servers:
+        raise _fail("cdn_origin_backup", "cdn_origin_backup.servers", f"must be a list of host:port, got {servers!r}")
+    for n, server in enumerate(servers):
+        port = server.rsplit(":", 1)[-1] if isinstance(server, str) else ""
+        if not isinstance(server, str) or not SERVER_RE.match(server) or not 0 < int(port) < 65536:
+            raise _fail("cdn_origin_backup", f"cdn_origin_backup.servers[{n}]", f"{server!r} is not host:port")
+    out = {"servers": list(servers), "name": None, "ca": None}
+    if origin_tls is None:
+        return out
+    name = backup.get("name")
+    if not isinstance(name, str) or "." not in name or not HOSTNAME_RE.match(name.rstrip(".").lower()):
+        raise _fail("cdn_origin_backup", "cdn_origin_backup.name",
+                    f"{name!r} is not a host name (the name the edges check in the mirror's certificate)")
+    ca = backup.get("ca", SYSTEM_CA)
+    if not isinstance(ca, str) or not ca.strip():
+        raise _fail("cdn_origin_backup", "cdn_origin_backup.ca", f"must be a path on the controller, got {ca!r}")
+    out.update(name=name.rstrip(".").lower(), ca=ca.strip())
+    return out
+
+
+def _check_backup_not_an_edge(servers, edges) -> None:
+    """A backup origin that is an edge would have the edges fetch from themselves."""
+    for n, server in enumerate(servers):
+        host = server.rsplit(":", 1)[0].strip("[]").lower()
+        for name, node in edges.items():
+            if host in (node["ipv4"], node["ipv6"], name):
+                raise _fail("cdn_origin_backup", f"cdn_origin_backup.servers[{n}]",
+                            f"{server!r} is the edge {name!r}: a backup origin is a mirror outside the edges "
+                            "(to put an edge between edges and the origin, use cdn_shield)")
+
+
 def normalize_shields(shields, edges) -> dict:
     """{edge: shield or None}: the edge each edge fetches its misses from (cdn_shield), checked.
 
@@ -245,6 +296,7 @@ def cdn_model(hostvars, groups, states=None, evacuations=None, check=True) -> di
     owned = first.get("cdn_anycast_owned")
     origin_tls = normalize_origin_tls(first.get("cdn_origin_tls"), first.get("cdn_origin_plain_http", False), zone,
                                       bool(members["origin"]))
+    origin_backup = normalize_origin_backup(first.get("cdn_origin_backup"), origin_tls)
     if check:
         validate(sites, raw, services, policy, prefixes, edges=members["edge"], zone=zone, dns=members["dns"],
                  bans=first.get("cdn_bans"), anycast_allow_special=allow_special, anycast_owned=owned)
@@ -253,6 +305,8 @@ def cdn_model(hostvars, groups, states=None, evacuations=None, check=True) -> di
     for role, hosts in members.items():
         for n in hosts:
             nodes[n]["role"] = role
+    if origin_backup:
+        _check_backup_not_an_edge(origin_backup["servers"], {n: nodes[n] for n in members["edge"]})
     shields = normalize_shields({n: hostvars[n].get("cdn_shield") for n in members["edge"]}, members["edge"])
     for n, shield in shields.items():
         nodes[n]["shield"] = shield
@@ -280,4 +334,6 @@ def cdn_model(hostvars, groups, states=None, evacuations=None, check=True) -> di
         "tiers": shield_tiers(shields),
         # None: plain HTTP, as cdn_origin_plain_http says
         "origin_tls": origin_tls,
+        # None, or {servers, name, ca}: the mirror the edges fetch from when the origin fails
+        "origin_backup": origin_backup,
     }

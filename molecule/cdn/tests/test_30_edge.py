@@ -17,6 +17,8 @@ from cdn import (
     INV,
     IP,
     ORIGIN,
+    ROOT,
+    ROUTER,
     ZONE,
     headers,
     next_hops,
@@ -133,6 +135,50 @@ def test_expired_then_stale_and_updating_when_the_origin_is_slow_or_down(node):
         assert node(CLIENT).check_output(f"curl -s --max-time 10 {url}") == "v1"
     finally:
         node(ORIGIN).check_output("systemctl start nginx")
+
+
+MIRROR_CONF = f"""
+map $host $perch_service {{ ~^(?<s>[a-z0-9-]+)\\.{re.escape(ZONE)}$ $s; }}
+server {{
+    listen 443 ssl;
+    ssl_certificate /etc/perch-mirror/fullchain.pem;
+    ssl_certificate_key /etc/perch-mirror/privkey.pem;
+    root /srv/perch/$perch_service;
+    access_log /var/log/nginx/mirror.log;
+}}
+"""
+
+
+def test_when_the_origin_fails_the_edges_fetch_from_its_mirror(node):
+    """cdn_origin_backup names a mirror (here nginx on the router, a copy of the origin's files): with the origin
+    stopped, cold objects come from it, on the shield and through it, and on an edge without a shield."""
+    tls = ROOT / ".cache" / "cdn-tls"
+    node(ROUTER).check_output("DEBIAN_FRONTEND=noninteractive apt-get install -y -q nginx-light >/dev/null"
+                              " && rm -f /etc/nginx/sites-enabled/default && mkdir -p /etc/perch-mirror")
+    put(ROUTER, "/etc/perch-mirror/fullchain.pem",
+        (tls / "mirror" / "cert.pem").read_bytes() + (tls / "intermediate.pem").read_bytes())
+    put(ROUTER, "/etc/perch-mirror/privkey.pem", (tls / "mirror" / "privkey.pem").read_bytes())
+    put(ROUTER, "/etc/nginx/conf.d/perch-mirror.conf", MIRROR_CONF.encode())
+    for edge in EDGES:
+        write_origin(node, "www", f"/mirror/{edge}.html", f"from the mirror for {edge}")
+    podman("exec", ORIGIN, "tar", "cf", "/tmp/www.tar", "-C", "/srv", "perch/www")
+    data = podman("exec", ORIGIN, "cat", "/tmp/www.tar", capture_output=True).stdout
+    put(ROUTER, "/tmp/www.tar", data)
+    node(ROUTER).check_output("mkdir -p /srv && tar xf /tmp/www.tar -C /srv && nginx -t 2>/dev/null"
+                              " && systemctl restart nginx")
+    node(ORIGIN).check_output("systemctl stop nginx")
+    try:
+        for edge in (EDGE1, *CHILDREN):
+            out = node(CLIENT).check_output(
+                f"curl -s -D - --max-time 20 --resolve www.{ZONE}:80:{IP[edge]} http://www.{ZONE}/mirror/{edge}.html")
+            assert out.endswith(f"from the mirror for {edge}"), (edge, out)
+            assert re.search(r"(?im)^x-cache-status: MISS", out), (edge, out)
+        served = node(ROUTER).check_output("grep -c 'GET /mirror/' /var/log/nginx/mirror.log")
+        # the shield fetched each object from the mirror, for itself and for the edges behind it
+        assert served == str(len(EDGES)), served
+    finally:
+        node(ORIGIN).check_output("systemctl start nginx")
+        node(ROUTER).check_output("systemctl stop nginx; rm -f /var/log/nginx/mirror.log")
 
 
 ROGUE = ("set -e; mkdir -p /tmp/rogue; cd /tmp/rogue; echo EVIL > forged.html;"

@@ -222,3 +222,33 @@ def test_any_shield_assignment_is_refused_or_gives_tiers_with_each_shield_first(
     assert sorted(e for tier in tiers for e in tier) == sorted(edges)
     assert all(where[s] < where[e] for e, s in checked.items() if s is not None)
     assert all(checked[e] is None for e in tiers[0])
+
+
+def test_a_backup_origin_for_when_the_origin_fails():
+    backup = {"servers": ["198.51.100.80:443", "[2001:db8::80]:443"], "name": "Mirror.Example.net.", "ca": "/ca/m.pem"}
+    m = cdn_model(hostvars(**{h: {"cdn_origin_backup": backup} for h in HOSTS}), GROUPS)
+    assert m["origin_backup"] == {"servers": ["198.51.100.80:443", "[2001:db8::80]:443"], "name": "mirror.example.net",
+                                  "ca": "/ca/m.pem"}
+    assert cdn_model(hostvars(), GROUPS)["origin_backup"] is None
+    # the controller's system bundle unless said otherwise (a public mirror has a public certificate)
+    public = {"servers": ["mirror.example.net:443"], "name": "mirror.example.net"}
+    m = cdn_model(hostvars(**{h: {"cdn_origin_backup": public} for h in HOSTS}), GROUPS)
+    assert m["origin_backup"]["ca"] == "/etc/ssl/certs/ca-certificates.crt"
+
+
+@pytest.mark.parametrize("backup, field, words", [
+    ("198.51.100.80:443", "cdn_origin_backup", "must be a mapping"),
+    ({"servers": []}, "cdn_origin_backup.servers", "list of host:port"),
+    ({"servers": ["198.51.100.80"], "name": "m.example.net"}, "cdn_origin_backup.servers[0]", "not host:port"),
+    ({"servers": ["198.51.100.80:0"], "name": "m.example.net"}, "cdn_origin_backup.servers[0]", "not host:port"),
+    ({"servers": ["198.51.100.80:443"]}, "cdn_origin_backup.name", "not a host name"),
+    ({"servers": ["198.51.100.80:443"], "name": "m.example.net", "ca": ""}, "cdn_origin_backup.ca", "path"),
+    ({"servers": ["198.51.100.80:443"], "name": "m.example.net", "weight": 1}, "cdn_origin_backup.weight", "unknown"),
+    ({"servers": ["198.51.100.12:443"], "name": "m.example.net"}, "cdn_origin_backup.servers[0]",
+     "is the edge 'edge-nyc1-2'"),
+])
+def test_a_bad_backup_origin_names_the_field(backup, field, words):
+    with pytest.raises(AnsibleFilterError) as exc:
+        cdn_model(hostvars(**{h: {"cdn_origin_backup": backup} for h in HOSTS}), GROUPS)
+    assert f"'{field}'" in str(exc.value) or field in str(exc.value), str(exc.value)
+    assert words in str(exc.value), str(exc.value)
