@@ -319,6 +319,10 @@ def test_purge_by_url_and_tag_with_the_playbook(node):
     headers(node, url, edge=EDGE2)
     res = playbook("purge.yml", "-e", "service=deb", "-e", "url=/dists/perch/InRelease")
     assert res.returncode == 0, res.stdout + res.stderr
+    # the shield first, then the edges behind it (tier by tier)
+    tiers = [part.split("\n\n")[0] for part in res.stdout.split("TASK [perch.cdn.cache_edge : Purge]")[1:]]
+    assert len(tiers) == 2 and f"[{EDGE1}]" in tiers[0] and all(f"[{e}]" in tiers[1] for e in CHILDREN), tiers
+    assert not any(f"[{e}]" in tiers[0] for e in CHILDREN), tiers
     assert headers(node, url)[1] == "MISS"
     assert headers(node, url, edge=EDGE2)[1] == "MISS"
     deb = f"http://deb.{ZONE}/pool/main/p/perch-hello/perch-hello_1.0_all.deb"
