@@ -153,8 +153,7 @@ def test_when_the_origin_fails_the_edges_fetch_from_its_mirror(node):
     """cdn_origin_backup names a mirror (here nginx on the router, a copy of the origin's files): with the origin
     stopped, cold objects come from it, on the shield and through it, and on an edge without a shield."""
     tls = ROOT / ".cache" / "cdn-tls"
-    node(ROUTER).check_output("DEBIAN_FRONTEND=noninteractive apt-get install -y -q nginx-light >/dev/null"
-                              " && rm -f /etc/nginx/sites-enabled/default && mkdir -p /etc/perch-mirror")
+    node(ROUTER).check_output("mkdir -p /etc/perch-mirror")  # nginx is installed by prepare.yml
     put(ROUTER, "/etc/perch-mirror/fullchain.pem",
         (tls / "mirror" / "cert.pem").read_bytes() + (tls / "intermediate.pem").read_bytes())
     put(ROUTER, "/etc/perch-mirror/privkey.pem", (tls / "mirror" / "privkey.pem").read_bytes())
@@ -270,8 +269,14 @@ def test_repository_update_under_load_has_no_hash_sum_mismatch(node):
     assert node(CLIENT).check_output("dpkg-query -W -f '${Version}' perch-hello") == "1.2"
 
 
-# /etc/hosts is bind-mounted in the container: rewritten in place, not renamed (sed -i)
+# /etc/hosts is bind-mounted in the container: rewritten in place, not renamed (sed -i). The first line that
+# names deb.<zone> wins (prepare.yml's line names fra).
 UNPIN = f"grep -v ' deb.{ZONE}$' /etc/hosts > /tmp/hosts; cat /tmp/hosts > /etc/hosts"
+
+
+def pin(edge):
+    return (f"{{ echo '{IP[edge]} deb.{ZONE}'; grep -v ' deb.{ZONE}$' /etc/hosts; }} > /tmp/hosts;"
+            " cat /tmp/hosts > /etc/hosts")
 
 
 def test_after_a_publish_the_first_apt_client_of_every_edge_is_served_from_cache(node):
@@ -293,8 +298,9 @@ def test_after_a_publish_the_first_apt_client_of_every_edge_is_served_from_cache
     try:
         for edge in EDGES:
             # a client served by this edge alone, as GeoDNS would send it there
-            node(CLIENT).check_output(f"{UNPIN}; echo '{IP[edge]} deb.{ZONE}' >> /etc/hosts && apt-get update"
-                                      " && cd /tmp && apt-get download perch-warm && rm perch-warm_*.deb")
+            node(CLIENT).check_output(pin(edge))
+            assert node(CLIENT).check_output(f"getent hosts deb.{ZONE}").split()[0] == IP[edge]
+            node(CLIENT).check_output("apt-get update && cd /tmp && apt-get download perch-warm && rm perch-warm_*.deb")
             got = {what: headers(node, f"http://deb.{ZONE}{p}", edge=edge)[1] for what, p in paths.items()}
             # the scenario keeps InRelease 4 s (META_VALID): later, the edge revalidates it with its shield
             assert got["index"] == got["deb"] == "HIT" and got["InRelease"] in ("HIT", "REVALIDATED"), (edge, got)
