@@ -62,11 +62,11 @@ molecule: image
 # The importer runs alone: galaxy-importer gives its ansible-lint run 180 s, which two cores shared
 # with the other checks do not always leave it.
 test:
-	@mkdir -p .cache; : > $(PERCH_TIMINGS)
+	@mkdir -p .cache; : > $(PERCH_TIMINGS); rm -f $(PERCH_TIMINGS).failed
 	$(MAKE) --no-print-directory deps
 	$(MAKE) --no-print-directory -j3 --output-sync=target image lint sanity unit
 	$(MAKE) --no-print-directory importer
-	$(MAKE) --no-print-directory molecule
+	$(MAKE) --no-print-directory molecule || { echo "=== timings"; cat $(PERCH_TIMINGS); cat $(PERCH_TIMINGS).failed 2>/dev/null; exit 1; }
 	@echo "=== timings"; cat $(PERCH_TIMINGS)
 
 lab:
