@@ -13,7 +13,7 @@ STAGE := $(CURDIR)/scripts/stage
 SCENARIOS ?= cdn
 LAB_INVENTORY := inventories/lab
 
-.PHONY: help deps image lint unit sanity importer molecule test lab lab-up lab-tour lab-destroy build bench bench-scaling clean
+.PHONY: help deps image lint unit sanity importer molecule test lab lab-up lab-tour lab-destroy build bench bench-scaling ee ee-check clean
 
 help:
 	@echo "make lab          bring up the podman lab CDN and provision it with playbooks/site.yml"
@@ -25,6 +25,8 @@ help:
 	@echo "make lab-destroy  remove the lab containers"
 	@echo "make bench        run bench/ against the lab (< 30 min)"
 	@echo "make bench-scaling  site.yml on 1-16 edges, default vs recommended ansible settings (~2 h)"
+	@echo "make ee           build the execution environment (execution-environment.yml) offline, on the lab's base image"
+	@echo "make ee-check     site.yml --check from inside it against the lab (make lab first): changed=0 everywhere"
 
 deps:
 	@mkdir -p .cache
@@ -96,3 +98,10 @@ bench-scaling: deps
 
 clean: lab-destroy
 	rm -rf .cache/dist
+
+# The execution environment for AWX / AAP (docs/awx.md). Not part of `make test`: it downloads wheels.
+ee: deps
+	$(STAGE) ee scripts/build-ee
+
+ee-check:
+	$(STAGE) ee-check scripts/build-ee --check-lab
