@@ -271,12 +271,14 @@ def test_repository_update_under_load_has_no_hash_sum_mismatch(node):
 
 # /etc/hosts is bind-mounted in the container: rewritten in place, not renamed (sed -i). The first line that
 # names deb.<zone> wins (prepare.yml's line names fra).
-UNPIN = f"grep -v ' deb.{ZONE}$' /etc/hosts > /tmp/hosts; cat /tmp/hosts > /etc/hosts"
+def pin(edge=None):
+    """Shell that puts deb.<zone> on the edge's address in the client's /etc/hosts, first (the first line
+    wins); with no edge, it only takes such a line out. (/etc/hosts is a bind mount: rewritten, not replaced.)"""
+    first = f"echo '{IP[edge]} deb.{ZONE}'; " if edge else ""
+    return f"{{ {first}grep -v ' deb.{ZONE}$' /etc/hosts; }} > /tmp/hosts; cat /tmp/hosts > /etc/hosts"
 
 
-def pin(edge):
-    return (f"{{ echo '{IP[edge]} deb.{ZONE}'; grep -v ' deb.{ZONE}$' /etc/hosts; }} > /tmp/hosts;"
-            " cat /tmp/hosts > /etc/hosts")
+UNPIN = pin()
 
 
 def test_after_a_publish_the_first_apt_client_of_every_edge_is_served_from_cache(node):
