@@ -56,8 +56,10 @@ importer: deps
 	$(STAGE) importer scripts/galaxy-importer
 
 # scripts/phase-timer adds each Molecule phase (create, converge, idempotence, verify, ...) to the timings.
+# COLUMNS: Molecule wraps its output at the terminal's width (80 without one), and a wrapped FAILED line
+# no longer names its test.
 molecule: image
-	for s in $(SCENARIOS); do $(STAGE) molecule-$$s bash -o pipefail -c "molecule test -s $$s 2>&1 | scripts/phase-timer $$s"; done
+	for s in $(SCENARIOS); do COLUMNS=160 $(STAGE) molecule-$$s bash -o pipefail -c "molecule test -s $$s 2>&1 | scripts/phase-timer $$s"; done
 
 # The checks that need no container run while the base image is built (network and disk bound);
 # --output-sync keeps each stage's output together, and a failing stage is named by its own line.
