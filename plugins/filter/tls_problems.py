@@ -3,10 +3,11 @@
 
 from ansible.errors import AnsibleFilterError
 from ansible_collections.perch.cdn.plugins.plugin_utils.tls import TlsError
+from ansible_collections.perch.cdn.plugins.plugin_utils.tls import tls_layout as _tls_layout
 from ansible_collections.perch.cdn.plugins.plugin_utils.tls import tls_problems as _tls_problems
 from ansible_collections.perch.cdn.plugins.plugin_utils.tls import tls_report as _tls_report
 
-# The documentation of both filters is in tls_problems.yml and tls_report.yml.
+# The documentation of the filters is in tls_problems.yml, tls_report.yml and tls_layout.yml.
 
 FQCN = "perch.cdn.tls_problems"
 
@@ -25,6 +26,13 @@ def tls_report(infos, node, min_days):
         raise AnsibleFilterError(f"perch.cdn.tls_report: {exc}") from exc
 
 
+def tls_layout(certificates, keys, tls_dir, keep):
+    try:
+        return _tls_layout(certificates, keys, tls_dir, keep)
+    except TlsError as exc:
+        raise AnsibleFilterError(f"perch.cdn.tls_layout: {exc}") from exc
+
+
 class FilterModule:
     def filters(self):
-        return {"tls_problems": tls_problems, "tls_report": tls_report}
+        return {"tls_problems": tls_problems, "tls_report": tls_report, "tls_layout": tls_layout}

@@ -10,8 +10,9 @@ author: perch.cdn maintainers (@perch-cdn)
 description:
   - Does what a loop of M(ansible.builtin.file) and M(ansible.builtin.copy) tasks does, in one module call per
     host, so a run where nothing changes costs one round trip instead of one per path.
-  - Removes O(absent), then makes O(directories), then writes O(files), in the order given. A file is written
-    beside its destination and renamed over it, so no half-written file is ever visible.
+  - Removes O(absent), then makes O(directories), writes O(files) and O(secret_files), points O(links), and last
+    removes what O(prune) leaves over, in the order given. A file or a link is made beside its destination and
+    renamed over it, so no half-written file and no missing link is ever visible.
   - Owner, group and mode are set on what exists when they differ; RV(changed_paths) names every path that
     changed, so a task can react to one of them (C(when) or C(changed_when) on the registered result).
 options:
@@ -98,6 +99,42 @@ options:
         description: Octal mode, a string such as V("0600").
         type: str
         default: "0600"
+  links:
+    description:
+      - Symbolic links to point, each swapped in one rename. A real directory in the way is an error.
+    type: list
+    elements: dict
+    default: []
+    suboptions:
+      path:
+        description: Absolute path of the link.
+        type: path
+        required: true
+      src:
+        description: What the link points to, as written in the link (relative to its directory or absolute).
+        type: str
+        required: true
+  prune:
+    description:
+      - Directories whose subdirectories are versions; keep the newest (by modification time) and remove the rest.
+    type: list
+    elements: dict
+    default: []
+    suboptions:
+      path:
+        description: Absolute path of the directory that holds the versions.
+        type: path
+        required: true
+      keep:
+        description: How many versions to keep, the O(prune[].protect) ones included.
+        type: int
+        required: true
+      protect:
+        description: Names of versions never removed (the one a link points to), kept first and counted in
+          O(prune[].keep), whether or not they exist yet.
+        type: list
+        elements: str
+        default: []
 attributes:
   check_mode:
     support: full
@@ -119,6 +156,19 @@ EXAMPLES = r"""
         content: "net.core.somaxconn = 4096\n"
   register: laid_out
 
+- name: Install a new version of a certificate, swap the link to it, keep two versions
+  perch.cdn.files:
+    directories:
+      - {path: /etc/perch/tls/.versions/cdn/0123abcd, mode: "0700"}
+    files:
+      - {path: /etc/perch/tls/.versions/cdn/0123abcd/fullchain.pem, content: "{{ chain }}"}
+    secret_files:
+      - {path: /etc/perch/tls/.versions/cdn/0123abcd/privkey.pem, content: "{{ key }}"}
+    links:
+      - {path: /etc/perch/tls/cdn, src: .versions/cdn/0123abcd}
+    prune:
+      - {path: /etc/perch/tls/.versions/cdn, keep: 2, protect: [0123abcd]}
+
 - name: Apply the kernel settings when they changed
   ansible.builtin.command: sysctl -q -p /etc/sysctl.d/60-perch.conf
   when: "'/etc/sysctl.d/60-perch.conf' in laid_out.changed_paths"
@@ -127,8 +177,8 @@ EXAMPLES = r"""
 
 RETURN = r"""
 changed_paths:
-  description: Every path that was (or in check mode would be) removed, made, written or given other attributes,
-    in the order it was handled.
+  description: Every path that was (or in check mode would be) removed, made, written, pointed elsewhere or given
+    other attributes, in the order it was handled.
   type: list
   elements: str
   returned: always
@@ -264,6 +314,45 @@ def _file(module, entry, result):
         _attributes(module, entry, result)
 
 
+def _link(module, entry, result):
+    path, src = os.path.normpath(entry["path"]), entry["src"]
+    if not os.path.isabs(path):
+        module.fail_json(msg=f"perch.cdn.files: link {path!r}: the path must be absolute", **result)
+    if os.path.isdir(path) and not os.path.islink(path):
+        module.fail_json(msg=f"perch.cdn.files: link {path!r} is a real directory; move it away once", **result)
+    before = os.readlink(path) if os.path.islink(path) else None
+    if before == src:
+        return
+    result["changed_paths"].append(path)
+    was = f"-> {before}\n" if before else ("file\n" if os.path.lexists(path) else "absent\n")
+    result["diff"].append({"before_header": path, "after_header": path, "before": was, "after": f"-> {src}\n"})
+    if module.check_mode:
+        return
+    directory = os.path.dirname(path)
+    if not os.path.isdir(directory):
+        module.fail_json(msg=f"perch.cdn.files: link {path!r}: its directory does not exist", **result)
+    tmp = os.path.join(directory, f".perch-link-{os.getpid()}-{os.path.basename(path)}")
+    if os.path.lexists(tmp):
+        os.unlink(tmp)
+    os.symlink(src, tmp)
+    os.replace(tmp, path)
+
+
+def _prune(module, entry, result):
+    path = os.path.normpath(entry["path"])
+    if not os.path.isabs(path) or path == "/":
+        module.fail_json(msg=f"perch.cdn.files: prune {path!r}: the path must be absolute, and not /", **result)
+    if entry["keep"] < 1:
+        module.fail_json(msg=f"perch.cdn.files: prune {path!r}: keep {entry['keep']} must be at least 1", **result)
+    if not os.path.isdir(path):
+        return
+    protect = set(entry["protect"])
+    versions = [e for e in os.scandir(path) if e.is_dir(follow_symlinks=False) and e.name not in protect]
+    versions.sort(key=lambda e: e.stat(follow_symlinks=False).st_mtime, reverse=True)
+    for old in versions[max(0, entry["keep"] - len(protect)):]:
+        _remove(module, old.path, result)
+
+
 def main():
     module = AnsibleModule(
         argument_spec={
@@ -278,6 +367,11 @@ def main():
             "secret_files": {"type": "list", "elements": "dict", "default": [], "no_log": False, "options": {
                 **_ENTRY, "mode": {"type": "str", "default": "0600"},
                 "content": {"type": "str", "required": True, "no_log": True}}},
+            "links": {"type": "list", "elements": "dict", "default": [], "options": {
+                "path": {"type": "path", "required": True}, "src": {"type": "str", "required": True}}},
+            "prune": {"type": "list", "elements": "dict", "default": [], "options": {
+                "path": {"type": "path", "required": True}, "keep": {"type": "int", "required": True},
+                "protect": {"type": "list", "elements": "str", "default": []}}},
         },
         supports_check_mode=True,
     )
@@ -296,6 +390,10 @@ def main():
         _directory(module, entry, result)
     for entry in files:
         _file(module, entry, result)
+    for entry in module.params["links"]:
+        _link(module, entry, result)
+    for entry in module.params["prune"]:
+        _prune(module, entry, result)
     result["changed"] = bool(result["changed_paths"])
     if not module._diff:
         del result["diff"]

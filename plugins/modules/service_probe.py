@@ -40,6 +40,23 @@ options:
     description: The port pdns answers on (C(pdns)).
     type: int
     default: 53
+  units:
+    description:
+      - systemd units whose state to report in RV(units); RV(units_running) tells whether all of them are loaded,
+        active, enabled and not masked (a role then skips its start tasks).
+    type: list
+    elements: str
+    default: []
+  paths:
+    description: Paths whose existence to report in RV(exists) (links followed).
+    type: list
+    elements: path
+    default: []
+  limits:
+    description: Also report the host's hard limit on open files (RV(nofile_hard)) and whether kernel settings can
+      be written here (RV(sysctl_writable); containers mount C(/proc/sys) read-only).
+    type: bool
+    default: false
 attributes:
   check_mode:
     support: full
@@ -82,6 +99,34 @@ detail:
   description: Why RV(stale) is what it is.
   type: str
   returned: always
+units:
+  description: Per unit of O(units), its C(load), C(active) and C(enabled) state as systemd names them
+    (C(loaded), C(active), C(enabled); C(masked) shows as C(load)).
+  type: dict
+  returned: always
+  sample: {"nginx.service": {"load": "loaded", "active": "active", "enabled": "enabled"}}
+units_running:
+  description: Every unit of O(units) is loaded, active and enabled (true when O(units) is empty).
+  type: bool
+  returned: always
+running:
+  description: The units of O(units) that are loaded, active and enabled.
+  type: list
+  elements: str
+  returned: always
+exists:
+  description: Per path of O(paths), whether it exists.
+  type: dict
+  returned: always
+nofile_hard:
+  description: The hard limit on open files of process 1 (the host's, or the container's), or null when unknown
+    or unlimited.
+  type: int
+  returned: when O(limits)
+sysctl_writable:
+  description: Whether C(/proc/sys) can be written (it cannot in a container).
+  type: bool
+  returned: when O(limits)
 """
 
 import os  # noqa: E402 (after the documentation strings, as Ansible modules are written)
@@ -161,6 +206,32 @@ def _pdns_stale(module, zones_file, zone, port):
     return served != m.group(1), f"pdns serves SOA serial {served}, its zones file has {m.group(1)}"
 
 
+def _units(module, units):
+    """The state of each unit, from one systemctl call."""
+    if not units:
+        return {}
+    rc, out, _err = module.run_command(["systemctl", "show", "--property=Id,LoadState,ActiveState,UnitFileState",
+                                        "--", *units])
+    found = {}
+    blocks = out.strip().split("\n\n") if rc == 0 else []
+    for name, block in ((units[i], b) for i, b in enumerate(blocks[:len(units)])):
+        props = dict(line.split("=", 1) for line in block.splitlines() if "=" in line)
+        found[name] = {"load": props.get("LoadState", "not-found"), "active": props.get("ActiveState", "inactive"),
+                       "enabled": props.get("UnitFileState", "")}
+    for name in units:
+        found.setdefault(name, {"load": "not-found", "active": "inactive", "enabled": ""})
+    return found
+
+
+def _nofile_hard():
+    try:
+        with open("/proc/1/limits") as f:
+            line = next(line for line in f if line.startswith("Max open files"))
+        return int(line.split()[4])
+    except (OSError, StopIteration, ValueError, IndexError):
+        return None
+
+
 def main():
     module = AnsibleModule(
         argument_spec={
@@ -170,6 +241,9 @@ def main():
             "files": {"type": "list", "elements": "path", "default": []},
             "zone": {"type": "str"},
             "port": {"type": "int", "default": 53},
+            "units": {"type": "list", "elements": "str", "default": []},
+            "paths": {"type": "list", "elements": "path", "default": []},
+            "limits": {"type": "bool", "default": False},
         },
         supports_check_mode=True,
     )
@@ -187,7 +261,14 @@ def main():
         loaded = _nginx_loaded() if p["kind"] == "nginx" else _bird_loaded(module)
         if newest is not None and loaded is not None and newest > loaded:
             stale, detail = True, f"{p['kind']} loaded its configuration before its files were last written"
-    module.exit_json(changed=False, missing=missing, installed=not missing, active=active, stale=stale, detail=detail)
+    units = _units(module, p["units"])
+    running = [name for name, u in units.items() if u == {"load": "loaded", "active": "active", "enabled": "enabled"}]
+    extra = {"nofile_hard": _nofile_hard(), "sysctl_writable": os.access("/proc/sys/net/core/somaxconn", os.W_OK)
+             } if p["limits"] else {}
+    module.exit_json(changed=False, missing=missing, installed=not missing, active=active, stale=stale, detail=detail,
+                     units=units, units_running=len(running) == len(units), running=running,
+                     exists={path: os.path.exists(path) for path in p["paths"]},
+                     **extra)
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ everything that is wrong at once.
 from __future__ import annotations
 
 import datetime
+import hashlib
 from collections.abc import Mapping
 
 
@@ -89,3 +90,38 @@ def tls_report(infos, node, min_days, now=None) -> list[dict]:
         rows.append({"node": node, "name": name, "days_left": days, "not_after": info["not_after"],
                      "serial": info.get("serial_number"), "renew": days <= min_days})
     return sorted(rows, key=lambda r: str(r["name"]))
+
+
+def tls_layout(certificates, keys, tls_dir, keep) -> dict:
+    """The perch.cdn.files arguments that install every certificate on an edge in one call.
+
+    Each certificate goes into <tls_dir>/.versions/<name>/<version>/{fullchain,privkey}.pem, the
+    version being the first 16 hex digits of the SHA-256 of its chain; the link <tls_dir>/<name> is
+    then swapped to it in one rename, and all but the `keep` newest versions are removed (never the
+    new one). certificates: [{name, fullchain, ...}]; keys: {name: PEM private key}.
+    """
+    if not isinstance(certificates, list) or not all(isinstance(c, Mapping) for c in certificates):
+        raise TlsError("the certificates must be a list of {name, fullchain}")
+    if not isinstance(keys, Mapping):
+        raise TlsError("the keys must be a mapping of certificate name to private key")
+    if not isinstance(tls_dir, str) or not tls_dir.startswith("/"):
+        raise TlsError(f"tls_dir {tls_dir!r} must be an absolute path")
+    if not isinstance(keep, int) or isinstance(keep, bool) or keep < 1:
+        raise TlsError(f"tls_keep_versions {keep!r} must be a whole number of at least 1")
+    tls_dir = tls_dir.rstrip("/")
+    layout = {"directories": [{"paths": [tls_dir, f"{tls_dir}/.versions"], "mode": "0700"}],
+              "files": [], "secret_files": [], "links": [], "prune": []}
+    for cert in certificates:
+        name, chain = cert.get("name"), cert.get("fullchain")
+        if not isinstance(name, str) or not isinstance(chain, str):
+            raise TlsError(f"certificate {name!r} needs a name and a fullchain")
+        if name not in keys:
+            raise TlsError(f"certificate {name!r} has no private key")
+        version = hashlib.sha256(chain.encode("utf-8")).hexdigest()[:16]
+        store = f"{tls_dir}/.versions/{name}"
+        layout["directories"].append({"paths": [store, f"{store}/{version}"], "mode": "0700"})
+        layout["files"].append({"path": f"{store}/{version}/fullchain.pem", "content": chain})
+        layout["secret_files"].append({"path": f"{store}/{version}/privkey.pem", "content": keys[name]})
+        layout["links"].append({"path": f"{tls_dir}/{name}", "src": f".versions/{name}/{version}"})
+        layout["prune"].append({"path": store, "keep": keep, "protect": [version]})
+    return layout

@@ -3,7 +3,7 @@
 import re
 
 import pytest
-from cdn import ANYCAST, CLIENT, EDGES, ROUTER, next_hops, playbook, wait_for
+from cdn import ANYCAST, CLIENT, EDGES, ROUTER, changed, next_hops, playbook, wait_for
 
 BGP = {e: bgp for e, (_unicast, bgp) in EDGES.items()}
 
@@ -110,6 +110,23 @@ def test_converge_reconfigures_a_bird_left_on_an_older_config(node):
     res = playbook("anycast.yml")
     assert res.returncode == 0, res.stdout[-2000:]
     assert "RUNNING HANDLER [perch.cdn.anycast : Reconfigure BIRD]" in res.stdout
+
+
+def test_a_drifted_edge_alone_goes_through_the_rollout_and_is_repaired(node):
+    """One edge lost its settings file and had its checker disabled by hand: the preview finds it,
+    only it is touched, and it gets back the file and an enabled checker, announcing again."""
+    edge = node("cdn-edge-nyc")
+    edge.check_output("rm /etc/perch-anycast.json && systemctl disable perch-anycast-health")
+    res = playbook("anycast.yml")
+    assert res.returncode == 0, res.stdout[-2000:]
+    assert changed(res.stdout, "cdn-edge-nyc")[0] > 0, res.stdout[-2000:]
+    assert all(changed(res.stdout, e) == [0] for e in EDGES if e != "cdn-edge-nyc"), res.stdout[-2000:]
+    for handler in ("Apply the anycast addresses", "Restart the anycast health checker"):
+        assert re.search(rf"RUNNING HANDLER \[perch.cdn.anycast : {handler}\] \**\nchanged: \[cdn-edge-nyc\]",
+                         res.stdout), handler
+    assert edge.file("/etc/perch-anycast.json").exists
+    assert edge.check_output("systemctl is-enabled perch-anycast-health; systemctl is-active perch-anycast-health"
+                             ).split() == ["enabled", "active"]
 
 
 def test_second_converge_changes_nothing_and_keeps_sessions(node):

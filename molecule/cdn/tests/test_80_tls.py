@@ -202,6 +202,21 @@ def test_the_host_source_gives_the_same_material(node):
         assert served_serial(node, edge) == lab_serial("cdn-v2")
 
 
+def test_a_real_directory_where_the_link_goes_is_refused_by_name(node):
+    """A hand-made directory in place of the link is never replaced: the run names it and stops there."""
+    edge = "cdn-edge-nyc"
+    host = node(edge)
+    host.check_output("mv -T /etc/perch/tls/cdn /root/cdn.link && cp -rL /root/cdn.link /etc/perch/tls/cdn")
+    try:
+        run = playbook("tls.yml", "-l", edge, "-e", "tls_test_cert=v2")
+        assert run.returncode != 0, run.stdout
+        assert "perch.cdn.files: link '/etc/perch/tls/cdn' is a real directory; move it away once" in run.stdout
+        assert host.file("/etc/perch/tls/cdn").is_directory and not host.file("/etc/perch/tls/cdn").is_symlink
+        assert served_serial(node, edge) == lab_serial("cdn-v2")
+    finally:
+        host.check_output("rm -rf /etc/perch/tls/cdn && mv -T /root/cdn.link /etc/perch/tls/cdn")
+
+
 def test_cert_report_lists_days_left_per_edge():
     run = playbook("cert_report.yml")
     assert run.returncode == 0, run.stdout
@@ -258,5 +273,9 @@ def test_a_certificate_that_names_an_ocsp_responder_is_stapled(node, tmp_path):
         # a certificate without a responder (the other edges') is served without a staple, and works
         other = node(CLIENT).check_output(status.replace(IP[edge], IP["cdn-edge-nyc"]))
         assert "OCSP response: no response sent" in other and "Verify return code: 0 (ok)" in other
+        # this edge has had three versions (v1, v2, this one): tls_keep_versions (2) stay, the served one first
+        versions = node(edge).check_output("ls /etc/perch/tls/.versions/cdn").split()
+        current = node(edge).check_output("readlink /etc/perch/tls/cdn").strip().rsplit("/", 1)[1]
+        assert len(versions) == 2 and current in versions, (versions, current)
     finally:
         origin.run("kill $(cat /root/ocsp/pid)")  # not pkill -f: it would kill this very shell

@@ -126,3 +126,63 @@ def test_check_mode_on_a_new_node_reports_a_user_its_packages_will_make(tmp_path
     assert rc == 0 and out["changed_paths"] == [str(tmp_path / "d")], out
     rc, out = run(capsys, directories=[dict(entry)])
     assert rc == 1 and "directory" in out["msg"] and "owner 'no-such-user-perch' does not exist" in out["msg"]
+
+
+def versions(tmp_path, *names):
+    """A store of version directories, oldest first."""
+    store = tmp_path / ".versions" / "cdn"
+    for age, name in enumerate(reversed(names)):
+        (store / name).mkdir(parents=True)
+        os.utime(store / name, (1_000_000 + age * 10, 1_000_000 + age * 10))
+    return store
+
+
+def swap(tmp_path, version, keep=2):
+    store = tmp_path / ".versions" / "cdn"
+    return {"directories": [{"path": str(store / version), "mode": "0700"}],
+            "files": [{"path": str(store / version / "fullchain.pem"), "content": version}],
+            "links": [{"path": str(tmp_path / "cdn"), "src": f".versions/cdn/{version}"}],
+            "prune": [{"path": str(store), "keep": keep, "protect": [version]}]}
+
+
+def test_a_link_is_swapped_to_the_new_version_and_the_oldest_are_pruned(tmp_path, capsys):
+    store = versions(tmp_path, "v3", "v2", "v1")
+    (tmp_path / "cdn").symlink_to(".versions/cdn/v3")
+    rc, out = run(capsys, **swap(tmp_path, "v4"))
+    assert rc == 0 and out["changed"], out
+    assert os.readlink(tmp_path / "cdn") == ".versions/cdn/v4"
+    assert (tmp_path / "cdn" / "fullchain.pem").read_text() == "v4"
+    assert sorted(p.name for p in store.iterdir()) == ["v3", "v4"]  # the newest other one stays
+    assert out["changed_paths"][-2:] == [str(store / "v2"), str(store / "v1")]
+    rc, out = run(capsys, **swap(tmp_path, "v4"))
+    assert rc == 0 and not out["changed"], out
+
+
+def test_check_mode_tells_the_swap_and_the_pruning_and_changes_nothing(tmp_path, capsys):
+    store = versions(tmp_path, "v2", "v1")
+    (tmp_path / "cdn").symlink_to(".versions/cdn/v2")
+    rc, out = run(capsys, check_mode=True, diff=True, **swap(tmp_path, "v3"))
+    assert rc == 0 and out["changed"]
+    assert str(tmp_path / "cdn") in out["changed_paths"] and str(store / "v1") in out["changed_paths"]
+    assert {"before_header": str(tmp_path / "cdn"), "after_header": str(tmp_path / "cdn"),
+            "before": "-> .versions/cdn/v2\n", "after": "-> .versions/cdn/v3\n"} in out["diff"]
+    assert os.readlink(tmp_path / "cdn") == ".versions/cdn/v2"
+    assert sorted(p.name for p in store.iterdir()) == ["v1", "v2"]
+
+
+def test_a_real_directory_where_the_link_goes_is_refused_and_left_alone(tmp_path, capsys):
+    versions(tmp_path, "v1")
+    (tmp_path / "cdn").mkdir()
+    (tmp_path / "cdn" / "fullchain.pem").write_text("hand-made")
+    rc, out = run(capsys, **swap(tmp_path, "v2"))
+    link = str(tmp_path / "cdn")
+    assert rc == 1 and out["msg"] == f"perch.cdn.files: link {link!r} is a real directory; move it away once"
+    assert (tmp_path / "cdn" / "fullchain.pem").read_text() == "hand-made"
+
+
+def test_prune_never_removes_a_protected_version_even_when_it_is_the_oldest(tmp_path, capsys):
+    store = versions(tmp_path, "v3", "v2", "v1")
+    rc, out = run(capsys, prune=[{"path": str(store), "keep": 2, "protect": ["v1"]}])
+    assert rc == 0 and sorted(p.name for p in store.iterdir()) == ["v1", "v3"], out
+    rc, out = run(capsys, prune=[{"path": str(store), "keep": 0}])
+    assert rc == 1 and "keep 0 must be at least 1" in out["msg"]
