@@ -35,6 +35,8 @@ RUNS = {
     "site": ("site", ["--part", "lab"], 1800),
     "site_scaling": ("site", ["--part", "scaling"], 10800),
 }
+# `make bench-scaling RUNS=3`: fewer runs per size for site_scaling (each run is about 10 minutes)
+SCALING_RUNS = os.environ.get("PERCH_BENCH_SCALING_RUNS", "")
 # Not run by `make bench` (its 30 minutes cannot hold them on a 2-core machine): `make bench-scaling`
 # runs them into bench/results/<file>.json, and `make bench` reports that file's figures with its date.
 SEPARATE = {"site_scaling": "scaling"}
@@ -48,6 +50,8 @@ def machine():
 
 def run_one(name, timeout):
     script_name, extra, timeout = RUNS.get(name, (name, [], timeout))
+    if name == "site_scaling" and SCALING_RUNS:
+        extra = [*extra, "--runs", SCALING_RUNS]
     script = HERE / f"{script_name}.py"
     if not script.exists():
         return {"available": False, "reason": f"bench/{script_name}.py does not exist yet"}

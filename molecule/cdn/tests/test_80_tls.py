@@ -206,15 +206,17 @@ def test_a_real_directory_where_the_link_goes_is_refused_by_name(node):
     """A hand-made directory in place of the link is never replaced: the run names it and stops there."""
     edge = "cdn-edge-nyc"
     host = node(edge)
-    host.check_output("mv -T /etc/perch/tls/cdn /root/cdn.link && cp -rL /root/cdn.link /etc/perch/tls/cdn")
+    # a copy of the current version as a real directory, and the link kept aside (it is relative)
+    host.check_output("cd /etc/perch/tls && cp -rL cdn cdn.real && mv -T cdn cdn.link && mv -T cdn.real cdn")
     try:
         run = playbook("tls.yml", "-l", edge, "-e", "tls_test_cert=v2")
         assert run.returncode != 0, run.stdout
-        assert "perch.cdn.files: link '/etc/perch/tls/cdn' is a real directory; move it away once" in run.stdout
+        refusal = "perch.cdn.files: link '/etc/perch/tls/cdn' is a real directory; move it away once"
+        assert refusal in run.stdout + run.stderr
         assert host.file("/etc/perch/tls/cdn").is_directory and not host.file("/etc/perch/tls/cdn").is_symlink
         assert served_serial(node, edge) == lab_serial("cdn-v2")
     finally:
-        host.check_output("rm -rf /etc/perch/tls/cdn && mv -T /root/cdn.link /etc/perch/tls/cdn")
+        host.check_output("cd /etc/perch/tls && rm -rf cdn && mv -T cdn.link cdn")
 
 
 def test_cert_report_lists_days_left_per_edge():
