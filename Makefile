@@ -24,7 +24,7 @@ help:
 	@echo "make importer     build the tarball and import it with galaxy-importer (as Galaxy does)"
 	@echo "make lab-destroy  remove the lab containers"
 	@echo "make bench        run bench/ against the lab (< 30 min)"
-	@echo "make bench-scaling  site.yml on 1-16 edges, default vs recommended ansible settings (~1 h; RUNS=3 for less)"
+	@echo "make bench-scaling  site.yml on 1-16 edges, default vs recommended ansible settings (~1.5 h; RUNS=3: ~1 h)"
 	@echo "make ee           build the execution environment (execution-environment.yml) offline, on the lab's base image"
 	@echo "make ee-check     site.yml --check from inside it against the lab (make lab first): changed=0 everywhere"
 
@@ -94,7 +94,7 @@ bench: deps
 	$(STAGE) bench python bench/run.py
 
 # site.yml on 1, 4, 8 and 16 edges with ansible's defaults and with the recommended settings
-# (about 2 h on 2 cores, so not part of `make bench`); writes bench/results/scaling.{md,json,png}.
+# (about 1.5 h on 2 cores, so not part of `make bench`); writes bench/results/scaling.{md,json,png}.
 bench-scaling: deps
 	PERCH_BENCH_SCALING_RUNS=$(RUNS) $(STAGE) bench-scaling python bench/run.py --only site_scaling --output scaling
 

@@ -93,7 +93,7 @@ def separate(name):
         data = json.loads(path.read_text())
         res = data["results"][name]
     except (OSError, ValueError, KeyError):
-        return {"available": False, "reason": f"not run by make bench (about 2 h): `make bench-scaling` "
+        return {"available": False, "reason": f"not run by make bench (about 1.5 h): `make bench-scaling` "
                                               f"writes bench/results/{SEPARATE[name]}.md, and it has not run yet"}
     if res.get("available"):
         res = dict(res, measured=f"{data['date']} by `make bench-scaling`")
