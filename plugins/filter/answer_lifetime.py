@@ -2,8 +2,9 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 
 from ansible.errors import AnsibleFilterError
-from ansible_collections.perch.cdn.plugins.plugin_utils.dns_timing import TimingError
-from ansible_collections.perch.cdn.plugins.plugin_utils.dns_timing import answer_lifetime as _answer_lifetime
+
+# plugin_utils is imported inside the filter: to find one filter by name, Ansible imports every filter
+# file of the collection, in every worker process.
 
 DOCUMENTATION = r"""
 name: answer_lifetime
@@ -49,6 +50,8 @@ FQCN = "perch.cdn.answer_lifetime"
 
 
 def answer_lifetime(servers, defaults):
+    from ansible_collections.perch.cdn.plugins.plugin_utils.dns_timing import TimingError
+    from ansible_collections.perch.cdn.plugins.plugin_utils.dns_timing import answer_lifetime as _answer_lifetime
     try:
         return _answer_lifetime(servers, defaults)
     except TimingError as exc:

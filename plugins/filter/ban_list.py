@@ -2,8 +2,9 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 
 from ansible.errors import AnsibleFilterError
-from ansible_collections.perch.cdn.plugins.plugin_utils.bans import ban_list as _ban_list
-from ansible_collections.perch.cdn.plugins.plugin_utils.inventory import CdnInventoryError
+
+# plugin_utils is imported inside the filter: to find one filter by name, Ansible imports every filter
+# file of the collection, in every worker process.
 
 DOCUMENTATION = r"""
 name: ban_list
@@ -46,6 +47,8 @@ FQCN = "perch.cdn.ban_list"
 
 
 def ban_list(entries):
+    from ansible_collections.perch.cdn.plugins.plugin_utils.bans import ban_list as _ban_list
+    from ansible_collections.perch.cdn.plugins.plugin_utils.inventory import CdnInventoryError
     try:
         return _ban_list(entries)
     except CdnInventoryError as exc:

@@ -2,8 +2,9 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 
 from ansible.errors import AnsibleFilterError
-from ansible_collections.perch.cdn.plugins.plugin_utils.bans import ban_list_change as _ban_list_change
-from ansible_collections.perch.cdn.plugins.plugin_utils.inventory import CdnInventoryError
+
+# plugin_utils is imported inside the filter: to find one filter by name, Ansible imports every filter
+# file of the collection, in every worker process.
 
 DOCUMENTATION = r"""
 name: ban_list_change
@@ -57,6 +58,8 @@ FQCN = "perch.cdn.ban_list_change"
 
 
 def ban_list_change(entries, ip, unban=False):
+    from ansible_collections.perch.cdn.plugins.plugin_utils.bans import ban_list_change as _ban_list_change
+    from ansible_collections.perch.cdn.plugins.plugin_utils.inventory import CdnInventoryError
     try:
         return _ban_list_change(entries, ip, unban)
     except CdnInventoryError as exc:

@@ -2,8 +2,9 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 
 from ansible.errors import AnsibleFilterError
-from ansible_collections.perch.cdn.plugins.plugin_utils.cache_policy import PolicyError
-from ansible_collections.perch.cdn.plugins.plugin_utils.cache_policy import cache_policy as _cache_policy
+
+# plugin_utils is imported inside the filter: to find one filter by name, Ansible imports every filter
+# file of the collection, in every worker process.
 
 DOCUMENTATION = r"""
 name: cache_policy
@@ -65,6 +66,8 @@ FQCN = "perch.cdn.cache_policy"
 
 
 def cache_policy(services, zone, settings, overrides=None, certificates=None, purgers=None):
+    from ansible_collections.perch.cdn.plugins.plugin_utils.cache_policy import PolicyError
+    from ansible_collections.perch.cdn.plugins.plugin_utils.cache_policy import cache_policy as _cache_policy
     try:
         return _cache_policy(services, zone, settings, overrides, certificates, purgers)
     except PolicyError as exc:

@@ -2,9 +2,10 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 
 from ansible.errors import AnsibleFilterError
+
+# plugin_utils is imported inside the filter: to find one filter by name, Ansible imports every filter
+# file of the collection, in every worker process.
 from ansible.utils.display import Display
-from ansible_collections.perch.cdn.plugins.plugin_utils.inventory import CdnInventoryError
-from ansible_collections.perch.cdn.plugins.plugin_utils.model import cdn_model as _cdn_model
 
 DOCUMENTATION = r"""
 name: cdn_model
@@ -125,6 +126,8 @@ FQCN = "perch.cdn.cdn_model"
 
 
 def cdn_model(hostvars, groups, states=None, evacuations=None, check=True):
+    from ansible_collections.perch.cdn.plugins.plugin_utils.inventory import CdnInventoryError
+    from ansible_collections.perch.cdn.plugins.plugin_utils.model import cdn_model as _cdn_model
     try:
         model = _cdn_model(hostvars, groups, states=states, evacuations=evacuations, check=check)
     except CdnInventoryError as exc:

@@ -2,8 +2,9 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 
 from ansible.errors import AnsibleFilterError
-from ansible_collections.perch.cdn.plugins.plugin_utils.inventory import CdnInventoryError
-from ansible_collections.perch.cdn.plugins.plugin_utils.inventory import cdn_nodes as _cdn_nodes
+
+# plugin_utils is imported inside the filter: to find one filter by name, Ansible imports every filter
+# file of the collection, in every worker process.
 
 DOCUMENTATION = r"""
 name: cdn_nodes
@@ -49,6 +50,8 @@ FQCN = "perch.cdn.cdn_nodes"
 
 
 def cdn_nodes(hostvars, hosts):
+    from ansible_collections.perch.cdn.plugins.plugin_utils.inventory import CdnInventoryError
+    from ansible_collections.perch.cdn.plugins.plugin_utils.inventory import cdn_nodes as _cdn_nodes
     try:
         return _cdn_nodes(hostvars, hosts)
     except CdnInventoryError as exc:

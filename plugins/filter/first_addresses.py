@@ -2,8 +2,9 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 
 from ansible.errors import AnsibleFilterError
-from ansible_collections.perch.cdn.plugins.plugin_utils.addresses import AddressError
-from ansible_collections.perch.cdn.plugins.plugin_utils.addresses import first_addresses as _first_addresses
+
+# plugin_utils is imported inside the filter: to find one filter by name, Ansible imports every filter
+# file of the collection, in every worker process.
 
 DOCUMENTATION = r"""
 name: first_addresses
@@ -39,6 +40,8 @@ FQCN = "perch.cdn.first_addresses"
 
 
 def first_addresses(prefixes):
+    from ansible_collections.perch.cdn.plugins.plugin_utils.addresses import AddressError
+    from ansible_collections.perch.cdn.plugins.plugin_utils.addresses import first_addresses as _first_addresses
     try:
         return _first_addresses(prefixes)
     except AddressError as exc:

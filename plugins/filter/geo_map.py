@@ -2,8 +2,9 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 
 from ansible.errors import AnsibleFilterError
-from ansible_collections.perch.cdn.plugins.plugin_utils.geo import build_geo_map
-from ansible_collections.perch.cdn.plugins.plugin_utils.inventory import CdnInventoryError
+
+# plugin_utils is imported inside the filter: to find one filter by name, Ansible imports every filter
+# file of the collection, in every worker process.
 
 DOCUMENTATION = r"""
 name: geo_map
@@ -75,6 +76,8 @@ FQCN = "perch.cdn.geo_map"
 
 
 def geo_map(sites, policy=None):
+    from ansible_collections.perch.cdn.plugins.plugin_utils.geo import build_geo_map
+    from ansible_collections.perch.cdn.plugins.plugin_utils.inventory import CdnInventoryError
     try:
         return build_geo_map(sites, policy)
     except CdnInventoryError as exc:

@@ -2,7 +2,9 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 
 from ansible.errors import AnsibleFilterError
-from ansible_collections.perch.cdn.plugins.plugin_utils.addresses import AddressError, by_version
+
+# plugin_utils is imported inside the filter: to find one filter by name, Ansible imports every filter
+# file of the collection, in every worker process.
 
 DOCUMENTATION = r"""
 name: ip_version
@@ -44,6 +46,7 @@ FQCN = "perch.cdn.ip_version"
 
 
 def ip_version(values, version):
+    from ansible_collections.perch.cdn.plugins.plugin_utils.addresses import AddressError, by_version
     try:
         return by_version(values, version)
     except AddressError as exc:

@@ -2,8 +2,9 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 
 from ansible.errors import AnsibleFilterError
-from ansible_collections.perch.cdn.plugins.plugin_utils.inventory import CdnInventoryError
-from ansible_collections.perch.cdn.plugins.plugin_utils.pdns_zones import render_zones
+
+# plugin_utils is imported inside the filter: to find one filter by name, Ansible imports every filter
+# file of the collection, in every worker process.
 
 DOCUMENTATION = r"""
 name: pdns_geoip_zones
@@ -160,6 +161,8 @@ FQCN = "perch.cdn.pdns_geoip_zones"
 
 def pdns_geoip_zones(geo_map, zone, edge_nodes, services, nameservers, ttl=60, answer_sites=1,
                      serial=None, hostmaster=None, health=None, last_resort=None):
+    from ansible_collections.perch.cdn.plugins.plugin_utils.inventory import CdnInventoryError
+    from ansible_collections.perch.cdn.plugins.plugin_utils.pdns_zones import render_zones
     try:
         return render_zones(geo_map, zone, edge_nodes, services, nameservers, ttl=ttl,
                             answer_sites=answer_sites, serial=serial, hostmaster=hostmaster,

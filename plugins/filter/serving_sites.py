@@ -2,8 +2,9 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 
 from ansible.errors import AnsibleFilterError
-from ansible_collections.perch.cdn.plugins.plugin_utils.inventory import CdnInventoryError
-from ansible_collections.perch.cdn.plugins.plugin_utils.inventory import serving_sites as _serving_sites
+
+# plugin_utils is imported inside the filter: to find one filter by name, Ansible imports every filter
+# file of the collection, in every worker process.
 
 DOCUMENTATION = r"""
 name: serving_sites
@@ -42,6 +43,8 @@ FQCN = "perch.cdn.serving_sites"
 
 
 def serving_sites(sites, edge_nodes):
+    from ansible_collections.perch.cdn.plugins.plugin_utils.inventory import CdnInventoryError
+    from ansible_collections.perch.cdn.plugins.plugin_utils.inventory import serving_sites as _serving_sites
     try:
         return _serving_sites(sites, edge_nodes)
     except CdnInventoryError as exc:

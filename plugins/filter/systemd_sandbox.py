@@ -2,8 +2,9 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 
 from ansible.errors import AnsibleFilterError
-from ansible_collections.perch.cdn.plugins.plugin_utils.systemd import SandboxError
-from ansible_collections.perch.cdn.plugins.plugin_utils.systemd import systemd_sandbox as _systemd_sandbox
+
+# plugin_utils is imported inside the filter: to find one filter by name, Ansible imports every filter
+# file of the collection, in every worker process.
 
 DOCUMENTATION = r"""
 name: systemd_sandbox
@@ -47,6 +48,8 @@ FQCN = "perch.cdn.systemd_sandbox"
 
 
 def systemd_sandbox(spec):
+    from ansible_collections.perch.cdn.plugins.plugin_utils.systemd import SandboxError
+    from ansible_collections.perch.cdn.plugins.plugin_utils.systemd import systemd_sandbox as _systemd_sandbox
     try:
         return _systemd_sandbox(spec)
     except SandboxError as exc:

@@ -2,10 +2,9 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 
 from ansible.errors import AnsibleFilterError
-from ansible_collections.perch.cdn.plugins.plugin_utils.tls import TlsError
-from ansible_collections.perch.cdn.plugins.plugin_utils.tls import tls_layout as _tls_layout
-from ansible_collections.perch.cdn.plugins.plugin_utils.tls import tls_problems as _tls_problems
-from ansible_collections.perch.cdn.plugins.plugin_utils.tls import tls_report as _tls_report
+
+# plugin_utils is imported inside the filter: to find one filter by name, Ansible imports every filter
+# file of the collection, in every worker process.
 
 # The documentation of the filters is in tls_problems.yml, tls_report.yml and tls_layout.yml.
 
@@ -13,6 +12,8 @@ FQCN = "perch.cdn.tls_problems"
 
 
 def tls_problems(certificates, cert_info, key_info, chains, min_days):
+    from ansible_collections.perch.cdn.plugins.plugin_utils.tls import TlsError
+    from ansible_collections.perch.cdn.plugins.plugin_utils.tls import tls_problems as _tls_problems
     try:
         return _tls_problems(certificates, cert_info, key_info, chains, min_days)
     except TlsError as exc:
@@ -20,6 +21,8 @@ def tls_problems(certificates, cert_info, key_info, chains, min_days):
 
 
 def tls_report(infos, node, min_days):
+    from ansible_collections.perch.cdn.plugins.plugin_utils.tls import TlsError
+    from ansible_collections.perch.cdn.plugins.plugin_utils.tls import tls_report as _tls_report
     try:
         return _tls_report(infos, node, min_days)
     except TlsError as exc:
@@ -27,6 +30,8 @@ def tls_report(infos, node, min_days):
 
 
 def tls_layout(certificates, keys, tls_dir, keep):
+    from ansible_collections.perch.cdn.plugins.plugin_utils.tls import TlsError
+    from ansible_collections.perch.cdn.plugins.plugin_utils.tls import tls_layout as _tls_layout
     try:
         return _tls_layout(certificates, keys, tls_dir, keep)
     except TlsError as exc:

@@ -2,8 +2,9 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 
 from ansible.errors import AnsibleFilterError
-from ansible_collections.perch.cdn.plugins.plugin_utils.inventory import CdnInventoryError
-from ansible_collections.perch.cdn.plugins.plugin_utils.model import validate
+
+# plugin_utils is imported inside the filter: to find one filter by name, Ansible imports every filter
+# file of the collection, in every worker process.
 
 DOCUMENTATION = r"""
 name: validate_cdn
@@ -90,6 +91,8 @@ FQCN = "perch.cdn.validate_cdn"
 
 def validate_cdn(sites, nodes, services, policy, anycast_prefixes, edges=None, zone=None, dns=None, bans=None,
                  anycast_allow_special=False, anycast_owned=None):
+    from ansible_collections.perch.cdn.plugins.plugin_utils.inventory import CdnInventoryError
+    from ansible_collections.perch.cdn.plugins.plugin_utils.model import validate
     try:
         return validate(sites, nodes, services, policy, anycast_prefixes, edges=edges, zone=zone, dns=dns, bans=bans,
                         anycast_allow_special=anycast_allow_special, anycast_owned=anycast_owned)

@@ -2,8 +2,9 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 
 from ansible.errors import AnsibleFilterError
-from ansible_collections.perch.cdn.plugins.plugin_utils.inventory import CdnInventoryError
-from ansible_collections.perch.cdn.plugins.plugin_utils.policy import with_evacuations as _with_evacuations
+
+# plugin_utils is imported inside the filter: to find one filter by name, Ansible imports every filter
+# file of the collection, in every worker process.
 
 DOCUMENTATION = r"""
 name: with_evacuations
@@ -47,6 +48,8 @@ FQCN = "perch.cdn.with_evacuations"
 
 
 def with_evacuations(policy, evacuations, nodes=None):
+    from ansible_collections.perch.cdn.plugins.plugin_utils.inventory import CdnInventoryError
+    from ansible_collections.perch.cdn.plugins.plugin_utils.policy import with_evacuations as _with_evacuations
     try:
         return _with_evacuations(policy, evacuations, nodes)
     except CdnInventoryError as exc:

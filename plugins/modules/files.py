@@ -72,6 +72,12 @@ options:
         description: Octal mode, a string such as V("0644").
         type: str
         default: "0644"
+      validate:
+        description:
+          - A command that checks the new content before it replaces the file, with V(%s) for the path of the
+            new content (written beside the destination). When it fails, the file is left as it was and the task
+            fails, naming the file and the command. Not run in check mode.
+        type: str
   secret_files:
     description:
       - Files whose content is never shown, in a diff, a result or a log (a private key). Written after O(files).
@@ -99,6 +105,10 @@ options:
         description: Octal mode, a string such as V("0600").
         type: str
         default: "0600"
+      validate:
+        description:
+          - As O(files[].validate). The command's output is not shown, as it may quote the content.
+        type: str
   links:
     description:
       - Symbolic links to point, each swapped in one rename. A real directory in the way is an error.
@@ -187,6 +197,7 @@ changed_paths:
 import grp  # noqa: E402 (after the documentation strings, as Ansible modules are written)
 import os  # noqa: E402
 import pwd  # noqa: E402
+import shlex  # noqa: E402
 import shutil  # noqa: E402
 import tempfile  # noqa: E402
 
@@ -220,6 +231,8 @@ def _checked(module, entries, what):
             int(e["mode"], 8)
         except ValueError:
             module.fail_json(msg=f"{where}: mode {e['mode']!r} is not an octal string such as '0644'")
+        if e.get("validate") is not None and "%s" not in e["validate"]:
+            module.fail_json(msg=f"{where}: validate {e['validate']!r} has no %s for the new content")
         e["pending"] = None
         for field, lookup in (("owner", pwd.getpwnam), ("group", grp.getgrnam)):
             try:
@@ -302,6 +315,8 @@ def _file(module, entry, result):
             os.fchmod(fd, int(entry["mode"], 8))
             with os.fdopen(fd, "w", encoding="utf-8") as out:
                 out.write(entry["content"])
+            if entry.get("validate"):
+                _validate(module, entry, tmp, result)
             if os.path.islink(path):
                 os.unlink(path)
             os.replace(tmp, path)
@@ -312,6 +327,17 @@ def _file(module, entry, result):
         _attributes(module, entry)
     else:
         _attributes(module, entry, result)
+
+
+def _validate(module, entry, tmp, result):
+    """Run the entry's validate command on the new content (at tmp); a failure fails the task, the file untouched."""
+    command = entry["validate"]
+    rc, out, err = module.run_command(command.replace("%s", shlex.quote(tmp)))
+    if rc != 0:
+        os.unlink(tmp)
+        said = "(not shown: a secret file)" if entry["secret"] else (err or out).strip()[-2000:]
+        module.fail_json(msg=f"perch.cdn.files: file {entry['path']!r}: validate {command!r} refused the new content "
+                             f"(rc {rc}), the file is unchanged: {said}", **result)
 
 
 def _link(module, entry, result):
@@ -362,11 +388,12 @@ def main():
                 "mode": {"type": "str", "default": "0755"}},
                 "mutually_exclusive": [["path", "paths"]], "required_one_of": [["path", "paths"]]},
             "files": {"type": "list", "elements": "dict", "default": [], "options": {
-                **_ENTRY, "mode": {"type": "str", "default": "0644"}, "content": {"type": "str", "required": True}}},
+                **_ENTRY, "mode": {"type": "str", "default": "0644"}, "content": {"type": "str", "required": True},
+                "validate": {"type": "str"}}},
             # the list is not secret, each content is
             "secret_files": {"type": "list", "elements": "dict", "default": [], "no_log": False, "options": {
                 **_ENTRY, "mode": {"type": "str", "default": "0600"},
-                "content": {"type": "str", "required": True, "no_log": True}}},
+                "content": {"type": "str", "required": True, "no_log": True}, "validate": {"type": "str"}}},
             "links": {"type": "list", "elements": "dict", "default": [], "options": {
                 "path": {"type": "path", "required": True}, "src": {"type": "str", "required": True}}},
             "prune": {"type": "list", "elements": "dict", "default": [], "options": {

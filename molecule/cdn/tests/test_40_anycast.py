@@ -112,6 +112,20 @@ def test_converge_reconfigures_a_bird_left_on_an_older_config(node):
     assert "RUNNING HANDLER [perch.cdn.anycast : Reconfigure BIRD]" in res.stdout
 
 
+def test_a_bird_conf_bird_rejects_never_replaces_the_live_one(node):
+    """A setting BIRD cannot parse (a negative retry time) stops the run at `bird -p`, naming the file;
+    the live bird.conf is the one from before and the session stays up."""
+    edge = node("cdn-edge-sin")
+    before = edge.check_output("sha256sum /etc/bird/bird.conf")
+    res = playbook("anycast.yml", "-l", "cdn-edge-sin", "-e", "anycast_bgp_connect_retry=-1")
+    out = res.stdout + res.stderr
+    assert res.returncode != 0, out[-2000:]
+    assert "perch.cdn.files: file '/etc/bird/bird.conf': validate 'bird -p -c %s' refused" in out, out[-2000:]
+    assert edge.check_output("sha256sum /etc/bird/bird.conf") == before
+    assert not edge.check_output("ls -a /etc/bird").count(".perch-")
+    assert BGP["cdn-edge-sin"] in router_paths(node)
+
+
 def test_a_drifted_edge_alone_goes_through_the_rollout_and_is_repaired(node):
     """One edge lost its settings file and had its checker disabled by hand: the preview finds it,
     only it is touched, and it gets back the file and an enabled checker, announcing again."""

@@ -186,3 +186,40 @@ def test_prune_never_removes_a_protected_version_even_when_it_is_the_oldest(tmp_
     assert rc == 0 and sorted(p.name for p in store.iterdir()) == ["v1", "v3"], out
     rc, out = run(capsys, prune=[{"path": str(store), "keep": 0}])
     assert rc == 1 and "keep 0 must be at least 1" in out["msg"]
+
+
+# `grep -q` stands in for a service's own checker (bird -p, nginx -t): it accepts a file that holds the word.
+def test_validate_lets_only_accepted_content_replace_the_file(tmp_path, capsys):
+    conf = tmp_path / "bird.conf"
+    conf.write_text("router id 1; good\n")
+    entry = {"path": str(conf), "validate": "grep -q good %s"}
+    rc, out = run(capsys, files=[dict(entry, content="router id 2; good\n")])
+    assert rc == 0 and out["changed_paths"] == [str(conf)] and conf.read_text() == "router id 2; good\n"
+    rc, out = run(capsys, files=[dict(entry, content="router id 3; bad\n")])
+    assert rc == 1 and out["msg"].startswith(f"perch.cdn.files: file '{conf}': validate 'grep -q good %s' refused"), out
+    assert conf.read_text() == "router id 2; good\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bird.conf"]  # no new content left beside it
+
+
+def test_validate_of_a_secret_file_shows_no_output(tmp_path, capsys):
+    # grep prints the content, then fails on the missing file
+    entry = {"path": str(tmp_path / "bgp.conf"), "content": "password HUNTER2\n",
+             "validate": "grep . %s /nonexistent-perch"}
+    rc, out = run(capsys, secret_files=[entry])
+    assert rc == 1 and "refused" in out["msg"] and "HUNTER2" not in json.dumps(out), out
+    assert not (tmp_path / "bgp.conf").exists()
+
+
+def test_validate_needs_a_place_for_the_new_content(tmp_path, capsys):
+    rc, out = run(capsys, files=[{"path": str(tmp_path / "x"), "content": "", "validate": "true"}])
+    assert rc == 1 and "validate 'true' has no %s for the new content" in out["msg"], out
+    assert not (tmp_path / "x").exists()
+
+
+def test_validate_is_not_run_in_check_mode_nor_on_unchanged_content(tmp_path, capsys):
+    (tmp_path / "x").write_text("same\n")
+    marker = tmp_path / "ran"
+    entry = {"path": str(tmp_path / "x"), "validate": f"touch {marker} %s"}
+    rc, out = run(capsys, files=[dict(entry, content="same\n")])
+    rc, out = run(capsys, check_mode=True, files=[dict(entry, content="new\n")])
+    assert rc == 0 and out["changed_paths"] == [str(tmp_path / "x")] and not marker.exists()
