@@ -262,6 +262,28 @@ def _group(groups, name) -> list[str]:
     return sorted(set(hosts or ()))
 
 
+def normalize_monitoring(hostvars, hosts) -> dict:
+    """{host: {"ipv4": address}} of the cdn_monitoring group: the hosts allowed to scrape the nodes.
+
+    The address is the host's cdn_ipv4 (a CDN node) or its ansible_host, and must be an IPv4 address:
+    the exporters' firewall lets it in by address.
+    """
+    out = {}
+    for host in hosts:
+        hv = hostvars.get(host) or {}
+        field = "cdn_ipv4" if hv.get("cdn_ipv4") else "ansible_host"
+        value = hv.get(field)
+        try:
+            address = ipaddress.ip_address(str(value))
+        except ValueError:
+            address = None
+        if address is None or address.version != 4:
+            raise _fail(f"cdn_monitoring host {host!r}", field,
+                        f"{value!r} is not an IPv4 address (the exporters let the monitoring host in by address)")
+        out[host] = {"ipv4": str(address)}
+    return out
+
+
 def cdn_model(hostvars, groups, states=None, evacuations=None, check=True) -> dict:
     """The CDN as the inventory describes it, validated (check), with optional what-ifs.
 
@@ -336,4 +358,6 @@ def cdn_model(hostvars, groups, states=None, evacuations=None, check=True) -> di
         "origin_tls": origin_tls,
         # None, or {servers, name, ca}: the mirror the edges fetch from when the origin fails
         "origin_backup": origin_backup,
+        # {host: {ipv4}}: the cdn_monitoring hosts (may also be CDN nodes); empty: no monitoring
+        "monitoring": normalize_monitoring(hostvars, _group(groups, "cdn_monitoring")),
     }
