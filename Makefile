@@ -39,7 +39,7 @@ image: deps
 lint: deps
 	$(STAGE) yamllint yamllint -s .
 	$(STAGE) ansible-lint ansible-lint --profile production
-	$(STAGE) ruff ruff check plugins tests bench molecule scripts/phase-timer tests/lab/files/perch-ttl-client
+	$(STAGE) ruff ruff check plugins tests bench molecule scripts/phase-timer tests/lab/files/perch-ttl-client roles/monitoring/files/perch-apt-probe
 	$(STAGE) antsibull-docs antsibull-docs lint-collection-docs --plugin-docs .
 	$(STAGE) changelog antsibull-changelog lint
 

@@ -39,6 +39,10 @@ options:
     description: The apt suite whose C(InRelease) the apt metadata probe compares.
     type: str
     default: perch
+  health_path:
+    description: The edges' health path (C(cdn_health_path)); 503 there means drained.
+    type: str
+    default: /.perch/health
   thresholds:
     description:
       - The alert thresholds over their defaults (C(monitoring_alert_thresholds)); an unknown key or a malformed
@@ -82,12 +86,13 @@ _value:
 FQCN = "perch.cdn.monitoring_plan"
 
 
-def monitoring_plan(model, interval="15s", probe_https=True, probe_path="/", apt_suite="perch", thresholds=None):
+def monitoring_plan(model, interval="15s", probe_https=True, probe_path="/", apt_suite="perch", thresholds=None,
+                    health_path="/.perch/health"):
     from ansible_collections.perch.cdn.plugins.plugin_utils.inventory import CdnInventoryError
     from ansible_collections.perch.cdn.plugins.plugin_utils.monitoring import monitoring_plan as _plan
     try:
         return _plan(model, interval=interval, probe_https=probe_https, probe_path=probe_path, apt_suite=apt_suite,
-                     thresholds=thresholds)
+                     thresholds=thresholds, health_path=health_path)
     except CdnInventoryError as exc:
         raise AnsibleFilterError(f"{FQCN}: {exc}") from exc
 

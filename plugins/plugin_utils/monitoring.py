@@ -8,6 +8,7 @@ site and role, so rules and pages group by inventory name, never by address.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Mapping
 
@@ -16,7 +17,7 @@ from ansible_collections.perch.cdn.plugins.plugin_utils.inventory import CdnInve
 # exporter -> port, on the nodes (the nftables allow-list opens these to the monitoring hosts only)
 PORTS = {"node": 9100, "nginx": 9113, "bird": 9324, "edge_stats": 3903, "pdns": 8081}
 BLACKBOX = "127.0.0.1:9115"
-DURATION_RE = re.compile(r"^([0-9]+(ms|s|m|h|d))+$")
+DURATION_RE = re.compile(r"\A(?=[0-9])([0-9]+d)?([0-9]+h)?([0-9]+m)?([0-9]+s)?([0-9]+ms)?\Z")
 
 # threshold -> (kind, default); kinds: duration, ratio (0..1), number (>= 0), days (int >= 0)
 THRESHOLDS = {
@@ -46,7 +47,7 @@ def normalize_thresholds(value) -> dict:
         if key not in THRESHOLDS:
             raise CdnInventoryError(f"{field}: unknown threshold (known: {', '.join(sorted(THRESHOLDS))})")
         kind = THRESHOLDS[key][0]
-        number = isinstance(val, (int, float)) and not isinstance(val, bool)
+        number = isinstance(val, (int, float)) and not isinstance(val, bool) and math.isfinite(val)
         if kind == "duration" and not (isinstance(val, str) and DURATION_RE.match(val)):
             raise CdnInventoryError(f"{field}: {val!r} is not a Prometheus duration (e.g. 30s, 5m, 1h)")
         if kind == "ratio" and not (number and 0 < val <= 1):
@@ -84,7 +85,7 @@ def _node_labels(name, node, role) -> dict:
 
 
 def monitoring_plan(model, interval="15s", probe_https=True, probe_path="/", apt_suite="perch",
-                    thresholds=None) -> dict:
+                    thresholds=None, health_path="/.perch/health") -> dict:
     """Prometheus scrape configs, blackbox modules, the apt probe's targets and the allow-list.
 
     Raises CdnInventoryError when the inventory names no monitoring host, or a setting is malformed.
@@ -97,8 +98,9 @@ def monitoring_plan(model, interval="15s", probe_https=True, probe_path="/", apt
                                 "(the origin will do) before deploying monitoring")
     if not (isinstance(interval, str) and DURATION_RE.match(interval)):
         raise CdnInventoryError(f"monitoring_scrape_interval: {interval!r} is not a Prometheus duration")
-    if not (isinstance(probe_path, str) and probe_path.startswith("/")):
-        raise CdnInventoryError(f"monitoring_probe_path: {probe_path!r} must start with '/'")
+    for field, path in (("monitoring_probe_path", probe_path), ("monitoring_health_path", health_path)):
+        if not (isinstance(path, str) and path.startswith("/")):
+            raise CdnInventoryError(f"{field}: {path!r} must start with '/'")
     limits = normalize_thresholds(thresholds)
     zone = model["zone"]
     edges, dns, origin = model.get("edges") or {}, model.get("dns") or {}, model.get("origin") or {}
@@ -144,6 +146,11 @@ def monitoring_plan(model, interval="15s", probe_https=True, probe_path="/", apt
     modules["perch_dns_soa"] = {"prober": "dns", "timeout": "5s", "dns": {
         "query_name": zone, "query_type": "SOA", "transport_protocol": "udp",
         "preferred_ip_protocol": "ip4", "ip_protocol_fallback": False, "valid_rcodes": ["NOERROR"]}}
+    # An edge's health path: 200 while it serves, 503 drained (the anycast alert spares a drained edge).
+    if services:
+        modules["perch_health"] = {"prober": "http", "timeout": "5s", "http": {
+            "method": "GET", "headers": {"Host": f"{sorted(services)[0]}.{zone}"}, "preferred_ip_protocol": "ip4",
+            "ip_protocol_fallback": False, "no_follow_redirects": True, "valid_status_codes": [200]}}
     modules["perch_origin"] = {"prober": "tcp", "timeout": "5s", "tcp": {"preferred_ip_protocol": "ip4"}}
 
     def per_module(kind, probes):
@@ -162,6 +169,9 @@ def monitoring_plan(model, interval="15s", probe_https=True, probe_path="/", apt
     probe_jobs = per_module("probe_edge", edge_probes) + per_module("probe_anycast", anycast_probes)
     dns_targets = [(f"{dns[n]['ipv4']}:53", dict(labelled[n][1])) for n in sorted(dns)]
     origin_targets = [(f"{origin[n]['ipv4']}:80", dict(labelled[n][1])) for n in sorted(origin)]
+    health_targets = [(f"http://{edges[n]['ipv4']}{health_path}", dict(labelled[n][1])) for n in sorted(edges)]
+    if health_targets and services:
+        probe_jobs.append(_probe_job("probe_health", "perch_health", health_targets, interval))
     if dns_targets:
         probe_jobs.append(_probe_job("probe_dns", "perch_dns_soa", dns_targets, interval))
     if origin_targets:

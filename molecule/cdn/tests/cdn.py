@@ -41,11 +41,11 @@ def site(name):
     return unicast(*SITES[name])
 
 
-def start_playbook(name, *args):
-    """Start ansible-playbook playbooks/<name> on the scenario's inventory, as an operator runs it."""
+def start_playbook(name, *args, inventory=INV):
+    """Start ansible-playbook playbooks/<name> on the scenario's inventory (or another), as an operator runs it."""
     env = dict(ENV, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0",
                ANSIBLE_COLLECTIONS_PATH=str(ROOT / ".cache" / "collections"), MOLECULE_PROJECT_DIRECTORY=str(ROOT))
-    cmd = ["ansible-playbook", "-i", str(INV), str(ROOT / "playbooks" / name), *args]
+    cmd = ["ansible-playbook", "-i", str(inventory), str(ROOT / "playbooks" / name), *args]
     return subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
@@ -58,9 +58,9 @@ def finish(proc, timeout=900):
     return res
 
 
-def playbook(name, *args, timeout=900):
+def playbook(name, *args, timeout=900, inventory=INV):
     start = time.monotonic()
-    proc = start_playbook(name, *args)
+    proc = start_playbook(name, *args, inventory=inventory)
     proc.started = start
     return finish(proc, timeout)
 

@@ -6,7 +6,11 @@ import pytest
 from ansible.errors import AnsibleFilterError
 from ansible_collections.perch.cdn.plugins.filter.cdn_model import FilterModule, cdn_model
 from ansible_collections.perch.cdn.plugins.plugin_utils.inventory import CdnInventoryError
-from ansible_collections.perch.cdn.plugins.plugin_utils.model import normalize_shields, shield_tiers
+from ansible_collections.perch.cdn.plugins.plugin_utils.model import (
+    normalize_monitoring,
+    normalize_shields,
+    shield_tiers,
+)
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -252,3 +256,36 @@ def test_a_bad_backup_origin_names_the_field(backup, field, words):
         cdn_model(hostvars(**{h: {"cdn_origin_backup": backup} for h in HOSTS}), GROUPS)
     assert f"'{field}'" in str(exc.value) or field in str(exc.value), str(exc.value)
     assert words in str(exc.value), str(exc.value)
+
+
+def test_no_monitoring_without_the_group():
+    assert cdn_model(hostvars(), GROUPS)["monitoring"] == {}
+    assert cdn_model(hostvars(), dict(GROUPS, cdn_monitoring=[]))["monitoring"] == {}
+
+
+def test_the_monitoring_hosts_by_ipv4():
+    hv = hostvars(origin={"ansible_host": "origin.example.org"})
+    hv["mon"] = dict(GLOBAL, ansible_host="198.51.100.99")
+    m = cdn_model(hv, dict(GROUPS, cdn_monitoring=["origin", "mon", "origin"]))
+    # cdn_ipv4 for a CDN node, else ansible_host; the monitoring host alone is no CDN node
+    assert m["monitoring"] == {"mon": {"ipv4": "198.51.100.99"}, "origin": {"ipv4": "192.0.2.80"}}
+    assert "mon" not in m["nodes"]
+
+
+@pytest.mark.parametrize("mon, field", [
+    ({"ansible_host": "mon.example.org"}, "ansible_host"),
+    ({"ansible_host": "2001:db8::99"}, "ansible_host"),
+    ({"ansible_host": "198.51.100.300"}, "ansible_host"),
+    ({}, "ansible_host"),
+    ({"cdn_ipv4": "2001:db8::99", "ansible_host": "198.51.100.99"}, "cdn_ipv4"),
+])
+def test_a_monitoring_host_without_ipv4_names_the_host_and_the_field(mon, field):
+    hv = hostvars()
+    hv["mon"] = dict(GLOBAL, **mon)
+    with pytest.raises(AnsibleFilterError) as exc:
+        cdn_model(hv, dict(GROUPS, cdn_monitoring=["mon"]))
+    assert isinstance(exc.value.__cause__, CdnInventoryError)
+    msg = str(exc.value)
+    assert msg.startswith("perch.cdn.cdn_model: ") and "'mon'" in msg and f"'{field}'" in msg, msg
+    with pytest.raises(CdnInventoryError, match=rf"cdn_monitoring host 'mon': field '{field}'"):
+        normalize_monitoring(hv, ["mon"])
