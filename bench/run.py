@@ -23,6 +23,7 @@ HERE = Path(__file__).resolve().parent
 BENCHMARKS = [
     ("geo_map", "geo_map + zone rendering scaling"),
     ("edge", "cache edge: HIT vs static, large files, apt hit ratio"),
+    ("stats", "cache edge: HIT req/s with the statistics path (nginx -> mtail) on vs off"),
     ("dns_qps", "GeoDNS: geoip vs static zone QPS"),
     ("dns_health", "GeoDNS: a failed edge leaves the answers, and comes back"),
     ("anycast", "anycast failover and BFD hard-failure time"),
