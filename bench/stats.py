@@ -1,24 +1,29 @@
 #!/usr/bin/env python
 """Cache edge statistics (issue #18): HIT req/s with the statistics path on vs off, side by side.
 
-Usage: bench/stats.py [--runs 3] [--seconds 3] [--repeat 3] [--json PATH]
+Usage: bench/stats.py [--runs 10] [--seconds 2] [--json PATH]
 Runs against the podman lab of `make lab` (lab-origin, lab-edge-fra); it stops with "run make lab
-first" when the lab is not up. The 100 files of 1 KiB of bench/edge.py part 1 go under the origin's
-www root and are warmed into lab-edge-fra's cache (every URL answers HIT, checked again before and
-after every wrk run); bench/edge.py's wrk run (-t2 -c32, a rotation over the 100 URLs, loopback,
-Host: www.<zone>) measures HIT req/s with cache_edge_statistics on (nginx writes a line per request to
-/run/perch-stats/edge.log, buffered: buffer=64k flush=1s; mtail follows the file and counts it) and off
-(no access_log at all), alternating the order per run (on/off, off/on, ...). A side is the best of
---repeat wrk runs: on a shared machine other load only ever lowers the rate. Switching is
-`playbooks/edges.yml -l lab-edge-fra -e cache_edge_statistics=...`.
-The switch is checked: on, nginx's config has the access_log to the file and mtail's
-perch_edge_requests_total{service="www",cache_status="HIT"} grows during wrk; off, neither. mtail's count
-trails nginx by up to ~1.5 s (the 1 s flush, mtail's 250 ms poll), so it is read once it has not moved
-for 2 s.
-Rows: HIT req/s on, off, on / off per run (target >= 0.97), and the share of wrk's requests mtail
-counted (target >= 0.95: below it the "on" side did not run the whole path, mtail's parsing of every
-line, so the ratio's target is not judged). The edge is left with statistics on, and the bench files
-are removed and purged, whatever happens.
+first" when the lab is not up. Both sides run in ONE nginx, with no reconfiguration between measurements:
+a bench-only file /etc/nginx/conf.d/perch-bench-stats.conf (removed at the end, whatever happens) adds two
+copies of the edge's own www server (taken from /etc/nginx/perch/cdn.conf at run time) on loopback ports,
+127.0.0.1:8095 "on" and 127.0.0.1:8096 "off". They are identical, same proxy_pass, same cache zone
+(perch_www) and key, so they serve the same cached objects, except that "off" lacks the two lines of
+cache_edge_statistics: `set $perch_stats_service www;` and `access_log /run/perch-stats/edge.log
+perch_stats buffer=64k flush=1s;` ("on" names a copy of the log_format, perch_bench_stats: conf.d is
+read before cdn.conf defines perch_stats; the format is the same text). The 100 files of 1 KiB of
+bench/edge.py part 1 go under the origin's www root and are warmed into the cache; every URL must
+answer HIT on both ports, before the runs and after every wrk run (on that run's port).
+A pair is one wrk run per side (bench/edge.py's wrk: -t2 -c32, a rotation over the 100 URLs, loopback,
+Host: www.<zone>), --seconds each, the order alternating per pair (on/off, off/on, ...); the ratio is
+on / off per pair, judged at the median (target >= 0.97).
+The statistics path is checked per run with mtail's perch_edge_requests_total{service="www",
+cache_status="HIT"}: after an "on" run it must have grown by (nearly) wrk's requests (plus the 100 HIT
+checks), after an "off" run by no more than background noise (< 1 % of wrk's requests). mtail runs with
+Nice=19 and CPUSchedulingPolicy=idle and trails nginx (the 1 s flush, its 250 ms poll), so the count is
+read once it has not moved for 2 s; that wait also keeps one run's mtail work out of the next run.
+Rows: HIT req/s on, off, on / off per pair, and the shares of wrk's requests mtail counted on (target
+>= 0.95: below it the "on" side did not run the whole path, so the ratio is not judged) and off. The
+bench files are removed and purged at the end; the edge's own configuration is never changed.
 """
 
 import argparse
@@ -32,15 +37,19 @@ import time
 # bench/ is sys.path[0] when this runs as a script, not when the unit tests load it by its file path
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import edge  # noqa: E402
-from lab import pexec, playbook, row  # noqa: E402
+from lab import pexec, row  # noqa: E402
 
 EDGE, WWW = edge.EDGE, edge.WWW
 SERVICE = "www"
 CONF = "/etc/nginx/perch/cdn.conf"
+BENCH_CONF = "/etc/nginx/conf.d/perch-bench-stats.conf"
+PORTS = {"on": 8095, "off": 8096}
+FORMAT, BENCH_FORMAT = "perch_stats", "perch_bench_stats"
 STATS_LOG = "/run/perch-stats/edge.log"
 METRICS = "http://127.0.0.1:3903/metrics"
 TARGET = 0.97
 COUNTED = 0.95  # on: the share of wrk's requests mtail must count for the "on" side to be the whole path
+NOISE = 0.01  # off: HIT lines mtail may count beyond nothing (other clients of the www service), per request
 QUIET = 2.0  # s without a change before mtail's count is read: nginx flushes after 1 s, mtail polls every 250 ms
 
 
@@ -74,13 +83,67 @@ def settle(read, above=None, quiet=QUIET, step=0.25, limit=15.0, sleep=time.slee
 
 
 def sides(run):
-    """The order of the sides in run `run` (0-based): on/off, off/on, ..."""
+    """The order of the sides in pair `run` (0-based): on/off, off/on, ..."""
     return ("on", "off") if run % 2 == 0 else ("off", "on")
 
 
+def server_block(conf, name):
+    """The top-level `server { ... }` of nginx config text `conf` whose server_name lists `name`."""
+    lines = conf.splitlines(keepends=True)
+    i = 0
+    while i < len(lines):
+        if re.match(r"server\s*\{", lines[i]):
+            depth, j = 0, i
+            while j < len(lines):
+                code = re.sub(r"(^|\s)#.*", "", lines[j])  # a comment's braces do not count
+                depth += code.count("{") - code.count("}")
+                if depth == 0:
+                    break
+                j += 1
+            else:
+                raise ValueError("unbalanced braces in the nginx config")
+            block = "".join(lines[i:j + 1])
+            names = re.search(r"(?m)^\s*server_name\s+([^;]*);", block)
+            if names and name in names.group(1).split():
+                return block
+            i = j
+        i += 1
+    raise ValueError(f"no server block for {name} in the nginx config")
+
+
+def bench_conf(conf, name, ports=None, stats_log=STATS_LOG):
+    """The edge's nginx config text (cdn.conf) -> the bench file: a copy of the log_format of the statistics
+    (as BENCH_FORMAT) and, per side, the server of `name` listening on 127.0.0.1:<port> only (no TLS), "off"
+    without the statistics' `set $perch_stats_service` and `access_log` lines, "on" with them. Raises
+    ValueError when the config has no statistics (cache_edge_statistics off)."""
+    ports = ports or PORTS
+    fmt = re.search(rf"(?m)^[ \t]*log_format[ \t]+{FORMAT}[ \t]+(.*;)[ \t]*$", conf)
+    block = server_block(conf, name)
+    stat_lines = [
+        r"(?m)^[ \t]*set[ \t]+\$perch_stats_service[ \t][^\n]*\n",
+        rf"(?m)^[ \t]*access_log[ \t]+{re.escape(stats_log)}[ \t]+{FORMAT}[ \t;][^\n]*\n",
+    ]
+    if not fmt or not all(len(re.findall(p, block)) == 1 for p in stat_lines):
+        raise ValueError(f"the server of {name} has no statistics (log_format {FORMAT}, set "
+                         f"$perch_stats_service, access_log {stats_log}): is cache_edge_statistics off?")
+    body = re.sub(r"(?m)^[ \t]*(listen|ssl_certificate|ssl_certificate_key)[ \t][^\n]*\n", "", block)
+    off = body
+    for p in stat_lines:
+        off = re.sub(p, "", off)
+    on = re.sub(rf"(?m)^([ \t]*access_log[ \t]+{re.escape(stats_log)}[ \t]+){FORMAT}\b", rf"\g<1>{BENCH_FORMAT}",
+                body)
+    out = [f"# bench/stats.py: bench-only, removed at the end of the run; the servers of {name} from cdn.conf,\n"
+           "# on loopback ports, with (on) and without (off) the statistics\n",
+           f"log_format {BENCH_FORMAT} {fmt.group(1)}\n"]
+    for side, text in (("on", on), ("off", off)):
+        out.append(f"# statistics {side}\n" + re.sub(r"^server\s*\{[ \t]*\n",
+                                                      f"server {{\n    listen 127.0.0.1:{ports[side]};\n", text))
+    return "".join(out)
+
+
 def summary(on, off, counted):
-    """Per-run HIT req/s with statistics on and off, and the shares of the requests mtail counted (on) ->
-    {ratio: per-run on/off, median, min, max, spread, counted_ok, met}. The ratio's target is judged only
+    """Per-pair HIT req/s with statistics on and off, and the shares of the requests mtail counted (on) ->
+    {ratio: per-pair on/off, median, min, max, spread, counted_ok, met}. The ratio's target is judged only
     when mtail counted (nearly) every request; else met is None."""
     if not on or len(on) != len(off):
         raise ValueError("need as many runs on as off, at least one")
@@ -98,55 +161,57 @@ def log(msg):
     print(msg, flush=True)
 
 
-def stats_on_edge():
-    """Whether the edge's nginx config writes statistics (an access_log to the file mtail follows)."""
-    return pexec(EDGE, f"grep -q 'access_log {STATS_LOG} ' {CONF}", check=False).returncode == 0
-
-
-def switch(on):
-    start = time.monotonic()
-    playbook("edges.yml", "-l", EDGE, "-e", f"cache_edge_statistics={'true' if on else 'false'}")
-    if stats_on_edge() != on:
-        raise SystemExit(f"bench/stats.py: edges.yml ran with cache_edge_statistics={on} but {CONF} on {EDGE} "
-                         f"{'has no' if on else 'still has an'} access_log {STATS_LOG}")
-    log(f"statistics {'on' if on else 'off'} on {EDGE}: edges.yml took {time.monotonic() - start:.0f} s")
-
-
 def counter():
     return hit_counter(pexec(EDGE, f"curl -s -m 5 {METRICS}", check=False).stdout)
 
 
-def wrk_hit(seconds):
-    """bench/edge.py's wrk run against the cached objects -> (req/s, requests wrk made)."""
-    seen = []
-    parse = edge.parse_wrk
-    edge.parse_wrk = lambda text: seen.append(parse(text)) or seen[-1]  # edge.wrk returns only req/s
+def base(side):
+    return f"http://127.0.0.1:{PORTS[side]}"
+
+
+def wrk(side, seconds):
+    """bench/edge.py's wrk run (same options, same script) against one side's port -> (req/s, requests)."""
+    out = pexec(EDGE, f"wrk -t2 -c32 -d{seconds}s --timeout 5s -s /tmp/perch-bench.lua -H 'Host: {WWW}' "
+                      f"{base(side)}/bench/obj-1.bin").stdout
+    res = edge.parse_wrk(out)
+    if res["non2xx"] or res["socket_errors"] or res["requests"] == 0:
+        raise SystemExit(f"bench/stats.py: wrk against {base(side)} had {res['non2xx']} non-2xx/3xx answers and "
+                         f"{res['socket_errors']} socket errors: no valid measurement\n{out}")
+    return res["rps"], res["requests"]
+
+
+def all_hit(side, paths):
+    got = edge.cache_statuses(paths, WWW, base(side))
+    bad = {p: s for p, s in got.items() if s != "HIT"}
+    if bad or len(got) != len(paths):
+        raise SystemExit(f"bench/stats.py: the {side} server ({base(side)}) does not serve these from cache "
+                         f"(HIT): {list(bad.items())[:5]}")
+
+
+def reload_nginx():
+    pexec(EDGE, "nginx -t -q && systemctl reload nginx")
+
+
+def install():
+    """The bench file, from the edge's cdn.conf as it is now; then both ports answer."""
     try:
-        rps = edge.wrk("http://127.0.0.1:80/bench/obj-1.bin", WWW, seconds)
-    finally:
-        edge.parse_wrk = parse
-    return rps, seen[-1]["requests"]
+        text = bench_conf(pexec(EDGE, f"cat {CONF}").stdout, WWW)
+    except ValueError as exc:
+        raise SystemExit(f"bench/stats.py: {CONF} on {EDGE}: {exc}") from None
+    pexec(EDGE, f"cat > {BENCH_CONF}", input=text)
+    reload_nginx()
+    for _poll in range(50):
+        codes = [pexec(EDGE, f"curl -s -m 2 -o /dev/null -w '%{{http_code}}' -H 'Host: {WWW}' "
+                             f"{base(side)}/bench/obj-1.bin", check=False).stdout for side in PORTS]
+        if codes == ["200", "200"]:
+            return
+        time.sleep(0.1)
+    raise SystemExit(f"bench/stats.py: the bench servers on {', '.join(map(base, PORTS))} do not answer 200")
 
 
-def measure(on, seconds, repeat, paths):
-    """One side -> (best HIT req/s of `repeat` wrk runs, share of their requests mtail counted). On, mtail's
-    count must grow; off, not."""
-    edge.warm(paths, WWW, rounds=1)
-    before = settle(counter)
-    if on and before is None:
-        raise SystemExit(f"bench/stats.py: mtail on {EDGE} has no perch_edge_requests_total ({METRICS})")
-    got = [wrk_hit(seconds) for _ in range(repeat)]
-    rps, requests = max(g[0] for g in got), sum(g[1] for g in got)
-    after = settle(counter, (before or 0) if on else None)
-    edge.warm(paths, WWW, rounds=1)  # still all HIT after the run, so it was all HIT during it
-    grown = (after or 0) - (before or 0)
-    if on and grown <= 0:
-        raise SystemExit(f"bench/stats.py: statistics on, but mtail's HIT count did not grow during {requests} "
-                         "requests: the switch did not take effect")
-    if not on and grown:
-        raise SystemExit(f"bench/stats.py: statistics off, but mtail's HIT count grew by {grown:.0f} "
-                         f"during {requests} requests: the switch did not take effect")
-    return rps, grown / requests
+def uninstall():
+    pexec(EDGE, f"if [ -e {BENCH_CONF} ]; then rm -f {BENCH_CONF} && nginx -t -q && systemctl reload nginx; fi",
+          check=False)
 
 
 def setup(paths):
@@ -160,57 +225,76 @@ def setup(paths):
     edge.warm(paths, WWW)
 
 
-def bench(runs, seconds, repeat):
+def measure(side, seconds, paths, before):
+    """One wrk run on one side -> (req/s, wrk's requests, mtail's HIT count after it). After it every URL is
+    still HIT on that side's port (so it was all HIT during the run)."""
+    rps, requests = wrk(side, seconds)
+    all_hit(side, paths)
+    after = settle(counter, before if side == "on" else None)
+    if after is None:
+        raise SystemExit(f"bench/stats.py: mtail on {EDGE} has no perch_edge_requests_total ({METRICS})")
+    return rps, requests, after
+
+
+def bench(runs, seconds):
     paths = [f"/bench/obj-{i}.bin" for i in range(1, edge.N_SMALL + 1)]
-    res = {"on": [], "off": [], "counted": []}
-    state = stats_on_edge()  # None from here on means a switch was under way
+    res = {"on": [], "off": [], "counted": [], "noise": []}
     try:
         edge.ensure_wrk(EDGE)
         setup(paths)
+        install()
+        for side in PORTS:
+            all_hit(side, paths)
+        before = settle(counter)
+        if before is None:
+            raise SystemExit(f"bench/stats.py: mtail on {EDGE} has no perch_edge_requests_total ({METRICS})")
         for r in range(runs):
             got = {}
             for side in sides(r):
-                want = side == "on"
-                if state != want:
-                    state = None
-                    switch(want)
-                    state = want
-                got[side], counted = measure(want, seconds, repeat, paths)
-                if want:
-                    res["counted"].append(counted)
+                rps, requests, after = measure(side, seconds, paths, before)
+                grown, before = after - before, after
+                got[side] = rps
+                if side == "on":
+                    # the HIT check after the run went through the "on" server too: one line per path
+                    res["counted"].append(grown / (requests + len(paths)))
+                else:
+                    res["noise"].append(grown / requests)
+                    if grown > NOISE * requests:
+                        raise SystemExit(f"bench/stats.py: mtail's HIT count grew by {grown:.0f} during {requests} "
+                                         f"requests to the off server: it logs, or other traffic ran")
             res["on"].append(got["on"])
             res["off"].append(got["off"])
-            log(f"run {r + 1} ({'/'.join(sides(r))}): HIT with statistics {got['on']:.0f} req/s, without "
+            log(f"pair {r + 1} ({'/'.join(sides(r))}): HIT with statistics {got['on']:.0f} req/s, without "
                 f"{got['off']:.0f} req/s, ratio {got['on'] / got['off']:.3f}; mtail counted "
-                f"{res['counted'][-1]:.4f} of the requests")
+                f"{res['counted'][-1]:.4f} of the on requests, {res['noise'][-1]:.5f} of the off ones")
     finally:
         try:
-            if state is not True:
-                switch(True)
+            uninstall()
         finally:
             edge.cleanup_small(paths)
     s = summary(res["on"], res["off"], res["counted"])
     void = "" if s["counted_ok"] else ", not judged: mtail counted too few of the requests"
-    how = f"1 KiB objects (wrk -t2 -c32, loopback, best of {repeat} x {seconds} s)"
-    return [row(f"HIT req/s, statistics on (nginx -> file -> mtail), {how}", res["on"], "req/s"),
-            row("HIT req/s, statistics off, same files", res["off"], "req/s"),
-            row(f"statistics on / off, HIT req/s (per run{void})", s["ratio"], "ratio", f">= {TARGET}", s["met"]),
+    how = f"1 KiB objects (wrk -t2 -c32, loopback, {seconds} s a run), one nginx, same cache zone"
+    return [row(f"HIT req/s, statistics on (access_log -> file -> mtail), {how}", res["on"], "req/s"),
+            row("HIT req/s, statistics off (no access_log), same nginx, same cache", res["off"], "req/s"),
+            row(f"statistics on / off, HIT req/s (per pair{void})", s["ratio"], "ratio", f">= {TARGET}", s["met"]),
             row("share of wrk's requests mtail counted (on)", res["counted"], "ratio", f">= {COUNTED}",
-                s["counted_ok"])], s
+                s["counted_ok"]),
+            row("share of wrk's requests mtail counted (off: background only)", res["noise"], "ratio",
+                f"< {NOISE}", max(res["noise"]) < NOISE)], s
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--runs", type=int, default=3)
-    ap.add_argument("--seconds", type=int, default=3, help="duration of one wrk run")
-    ap.add_argument("--repeat", type=int, default=3, help="wrk runs per side and run (the best counts)")
+    ap.add_argument("--runs", type=int, default=10, help="pairs of wrk runs (one on, one off)")
+    ap.add_argument("--seconds", type=int, default=2, help="duration of one wrk run")
     ap.add_argument("--json")
     args = ap.parse_args()
-    if min(args.runs, args.seconds, args.repeat) < 1:
-        ap.error("--runs, --seconds and --repeat must be >= 1")
+    if min(args.runs, args.seconds) < 1:
+        ap.error("--runs and --seconds must be >= 1")
     edge.check_lab()
     t0 = time.monotonic()
-    rows, s = bench(args.runs, args.seconds, args.repeat)
+    rows, s = bench(args.runs, args.seconds)
     for r in rows:
         verdict = {True: "met", False: "NOT met", None: "not judged"}[r["ok"]]
         target = f", target {r['target']}: {verdict}" if r["target"] else ""

@@ -194,3 +194,35 @@ def monitoring_plan(model, interval="15s", probe_https=True, probe_path="/", apt
         "allow": sorted({m["ipv4"] for m in monitors.values()}),
         "thresholds": limits,
     }
+
+
+# an IPv4 address (a port may follow), or anything shaped like an IPv6 one; ipaddress decides
+ADDRESS_RE = re.compile(r"(?<![\d.])\d{1,3}(?:\.\d{1,3}){3}(?![\d.])"
+                        r"|(?<![0-9A-Za-z:.])[0-9A-Fa-f]{0,4}(?::[0-9A-Fa-f]{0,4}){2,7}(?![0-9A-Za-z:])")
+
+
+def foreign_addresses(values, model, known=()) -> list[str]:
+    """The label values that hold an IP address that is not the CDN's own (its nodes, anycast and monitoring
+    addresses, and `known`: e.g. BGP neighbours): in a CDN that keeps no client data, the list must be empty."""
+    import ipaddress
+
+    own = {ipaddress.ip_address(a) for a in known}
+    for node in (model.get("nodes") or {}).values():
+        for key in ("ipv4", "ipv6"):
+            if node.get(key):
+                own.add(ipaddress.ip_address(node[key]))
+    for addr in model.get("anycast_addresses") or []:
+        own.add(ipaddress.ip_address(addr))
+    for mon in (model.get("monitoring") or {}).values():
+        own.add(ipaddress.ip_address(mon["ipv4"]))
+    found = []
+    for value in values:
+        for match in ADDRESS_RE.findall(str(value)):
+            try:
+                addr = ipaddress.ip_address(match)
+            except ValueError:
+                continue
+            if addr not in own and not addr.is_loopback and not addr.is_unspecified:
+                found.append(str(value))
+                break
+    return found

@@ -30,8 +30,8 @@ def test_containers_talk(node, src, dst, addr):
 
 # what each node runs of the collection's own units (the rest are Debian's)
 UNITS = {ORIGIN: ["perch-log-report", "perch-log-retention", "perch-apt-probe", "perch-monitoring-firewall"],
-         **{e: ["perch-anycast-addresses", "perch-anycast-health", "perch-edge-ready", "perch-monitoring-firewall"]
-            for e in EDGES},
+         **{e: ["perch-anycast-addresses", "perch-anycast-health", "perch-edge-ready", "perch-edge-stats-rotate",
+                "perch-monitoring-firewall"] for e in EDGES},
          **{d: ["perch-geodns-health", "perch-monitoring-firewall"] for d in DNS}}
 
 
@@ -46,7 +46,8 @@ def test_every_unit_of_the_collection_is_sandboxed_and_works(node, name):
         path = f"/etc/systemd/system/{unit}.service"
         res = host.run(f"systemd-analyze security --offline=true --threshold=25 --no-pager {path}")
         assert res.rc == 0, res.stdout[-400:]
-        if unit in ("perch-log-report", "perch-log-retention", "perch-geodns-health", "perch-apt-probe"):
+        if unit in ("perch-log-report", "perch-log-retention", "perch-geodns-health", "perch-apt-probe",
+                    "perch-edge-stats-rotate"):
             host.check_output(f"systemctl start {unit}.service")  # oneshots: run one now
         assert host.run(f"systemctl is-failed {unit}.service").stdout.strip() != "failed", unit
     if name in EDGES:

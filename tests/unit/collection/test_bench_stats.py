@@ -1,4 +1,5 @@
-"""The pure helpers of bench/stats.py (statistics on vs off): mtail's counter, the run order, the summary."""
+"""The pure helpers of bench/stats.py (statistics on vs off): mtail's counter, the run order, the bench servers,
+the summary."""
 
 import importlib.util
 import os
@@ -72,3 +73,89 @@ def test_stats_settle(root):
     # the count must pass `above`; it never does: the last value after `limit`
     assert run([5], above=5, limit=4.0) == (5, 4.0)
     assert run([5, 5, 9], above=5) == (9, 2.5)
+
+
+CDN_CONF = """log_format perch_stats 'perch: $perch_stats_service $upstream_cache_status $status';
+map $request_uri $perch_odd_path {
+    "~^[^?]*(%2[EeFf]|%23|//)" 1;
+    default 0;
+}
+server {
+    listen 80;
+    listen [::]:80;
+    listen 443 ssl http2;
+    ssl_certificate /etc/perch/tls/cdn/fullchain.pem;
+    ssl_certificate_key /etc/perch/tls/cdn/privkey.pem;
+    server_name deb.cdn.lab.example;
+    set $perch_stats_service deb;
+    access_log /run/perch-stats/edge.log perch_stats buffer=64k flush=1s;
+    proxy_cache perch_deb;
+}
+
+server {
+    listen 80;
+    listen [::]:80;
+    listen 443 ssl http2;
+    ssl_certificate /etc/perch/tls/cdn/fullchain.pem;
+    ssl_certificate_key /etc/perch/tls/cdn/privkey.pem;
+    server_name www.cdn.lab.example www.example.org;
+    set $perch_service_name www.cdn.lab.example;
+    set $perch_stats_service www;
+    access_log /run/perch-stats/edge.log perch_stats buffer=64k flush=1s;
+    # a comment with a brace {
+    location = /.perch/health {
+        if (-f /var/lib/perch-edge/drained) {
+            return 503 "drained\\n";
+        }
+    }
+    proxy_cache perch_www;
+    proxy_cache_key $uri$is_args$args;
+    location / {
+        proxy_pass https://perch_origin_www;
+        proxy_cache_valid 200 301 302 10m;
+    }
+}
+server {
+    listen 80 default_server;
+    location / {
+        return 404;
+    }
+}
+"""
+
+
+def test_stats_server_block(root):
+    stats = _stats_bench(root)
+    www = stats.server_block(CDN_CONF, "www.cdn.lab.example")
+    assert www.startswith("server {\n") and www.endswith("    }\n}\n")
+    assert "perch_origin_www" in www and "perch_deb" not in www and "default_server" not in www
+    assert stats.server_block(CDN_CONF, "www.example.org") == www  # an alias names it too
+    assert "perch_deb" in stats.server_block(CDN_CONF, "deb.cdn.lab.example")
+    with pytest.raises(ValueError):
+        stats.server_block(CDN_CONF, "download.cdn.lab.example")
+    with pytest.raises(ValueError):
+        stats.server_block("server {\n    server_name www.cdn.lab.example;\n", "www.cdn.lab.example")
+
+
+def test_stats_bench_conf(root):
+    stats = _stats_bench(root)
+    conf = stats.bench_conf(CDN_CONF, "www.cdn.lab.example", {"on": 8095, "off": 8096})
+    head, on, off = conf.split("# statistics ")
+    # the statistics' log_format, copied under a name of its own (conf.d is read before cdn.conf)
+    assert "log_format perch_bench_stats 'perch: $perch_stats_service $upstream_cache_status $status';" in head
+    assert on.startswith("on\n") and off.startswith("off\n")
+    on, off = on[3:], off[4:]
+    for text, port in ((on, 8095), (off, 8096)):
+        assert text.startswith(f"server {{\n    listen 127.0.0.1:{port};\n    server_name www.cdn.lab.example")
+        assert text.count("listen") == 1 and "ssl_certificate" not in text
+        assert "proxy_cache perch_www;" in text and "proxy_pass https://perch_origin_www;" in text
+    assert "    set $perch_stats_service www;\n" in on
+    assert "    access_log /run/perch-stats/edge.log perch_bench_stats buffer=64k flush=1s;\n" in on
+    assert "perch_stats_service" not in off and "access_log" not in off
+    # the two servers differ only in the statistics' lines
+    assert [line for line in on.splitlines() if "perch_stats" not in line and "access_log" not in line
+            and "listen" not in line] == [line for line in off.splitlines() if "listen" not in line]
+    # statistics off on the edge: nothing to compare
+    with pytest.raises(ValueError, match="cache_edge_statistics"):
+        stats.bench_conf(CDN_CONF.replace("    access_log /run/perch-stats/edge.log perch_stats buffer=64k flush=1s;\n",
+                                          ""), "www.cdn.lab.example")

@@ -10,6 +10,7 @@ from ansible_collections.perch.cdn.plugins.plugin_utils.monitoring import (
     BLACKBOX,
     PORTS,
     THRESHOLDS,
+    foreign_addresses,
     monitoring_plan,
     normalize_thresholds,
 )
@@ -290,3 +291,25 @@ def test_any_unknown_threshold_is_named(key, value):
     with pytest.raises(CdnInventoryError) as exc:
         normalize_thresholds({"edge_down_for": "1m", key: value})
     assert f"monitoring_alert_thresholds.{key}:" in str(exc.value)
+
+
+def test_foreign_addresses_spares_the_cdn_and_names_anyone_else():
+    own = ["192.0.2.11:9100", "https://198.51.100.11/", "[2001:db8:1::11]:9100", "203.0.113.1", "198.51.100.99",
+           "127.0.0.1:9090", "[::1]:9093", "www", "3.0.0~rc50", "11:00:00", "2026-12-06T11:00:00Z", "go1.19.8"]
+    assert foreign_addresses(own, MODEL) == []
+    client = ["198.51.100.7", "client 2001:db8:99::7 here", "192.0.2.200:55555"]
+    assert foreign_addresses(own + client, MODEL) == client
+    # the edges' BGP neighbours are the CDN's own when the caller says so
+    assert foreign_addresses(["198.18.100.2"], MODEL) == ["198.18.100.2"]
+    assert foreign_addresses(["198.18.100.2"], MODEL, known=["198.18.100.2"]) == []
+
+
+@given(st.ip_addresses(v=4) | st.ip_addresses(v=6))
+def test_any_address_outside_the_cdn_is_found(addr):
+    value = f"x={addr}"
+    ours = {"192.0.2.11", "198.51.100.11", "2001:db8:1::11", "192.0.2.53", "198.51.100.53", "192.0.2.80",
+            "203.0.113.1", "2001:db8:cdb::1", "198.51.100.99"}
+    found = foreign_addresses([value], MODEL)
+    mapped = getattr(addr, "ipv4_mapped", None)  # ::ffff:192.0.2.11 is written with the IPv4 address in it
+    inner = mapped if mapped is not None else addr
+    assert found == ([] if str(inner) in ours or inner.is_loopback or inner.is_unspecified else [value])
