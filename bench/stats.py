@@ -8,7 +8,7 @@ a bench-only file /etc/nginx/conf.d/perch-bench-stats.conf (removed at the end, 
 copies of the edge's own www server (taken from /etc/nginx/perch/cdn.conf at run time) on loopback ports,
 127.0.0.1:8095 "on" and 127.0.0.1:8096 "off". They are identical, same proxy_pass, same cache zone
 (perch_www) and key, so they serve the same cached objects, except that "off" lacks the two lines of
-cache_edge_statistics: `set $perch_stats_service www;` and `access_log /run/perch-stats/edge.log
+cache_edge_statistics: `set $perch_stats_service www;` and `access_log /run/perch-edge-stats.log
 perch_stats buffer=64k flush=1s;` ("on" names a copy of the log_format, perch_bench_stats: conf.d is
 read before cdn.conf defines perch_stats; the format is the same text). The 100 files of 1 KiB of
 bench/edge.py part 1 go under the origin's www root and are warmed into the cache; every URL must
@@ -22,8 +22,12 @@ checks), after an "off" run by no more than background noise (< 1 % of wrk's req
 Nice=19 and CPUSchedulingPolicy=idle and trails nginx (the 1 s flush, its 250 ms poll), so the count is
 read once it has not moved for 2 s; that wait also keeps one run's mtail work out of the next run.
 Rows: HIT req/s on, off, on / off per pair, and the shares of wrk's requests mtail counted on (target
->= 0.95: below it the "on" side did not run the whole path, so the ratio is not judged) and off. The
-bench files are removed and purged at the end; the edge's own configuration is never changed.
+>= 0.95: below it the "on" side did not run the whole path, so the ratio is not judged) and off. On a
+shared machine req/s follow the other load; the CPU the edge spends a request does far less, so the rows
+also give, from /proc, the CPU seconds of nginx's workers during each wrk run and of mtail from the run's
+start until its count settled, per wrk request, and per pair the edge CPU a HIT (nginx + mtail) off / on:
+the HIT req/s a CPU-bound edge keeps with statistics on (not judged). The bench files are removed and
+purged at the end; the edge's own configuration is never changed.
 """
 
 import argparse
@@ -45,11 +49,14 @@ CONF = "/etc/nginx/perch/cdn.conf"
 BENCH_CONF = "/etc/nginx/conf.d/perch-bench-stats.conf"
 PORTS = {"on": 8095, "off": 8096}
 FORMAT, BENCH_FORMAT = "perch_stats", "perch_bench_stats"
-STATS_LOG = "/run/perch-stats/edge.log"
+STATS_LOG = "/run/perch-edge-stats.log"
 METRICS = "http://127.0.0.1:3903/metrics"
 TARGET = 0.97
 COUNTED = 0.95  # on: the share of wrk's requests mtail must count for the "on" side to be the whole path
 NOISE = 0.01  # off: HIT lines mtail may count beyond nothing (other clients of the www service), per request
+# CPU ticks (utime + stime) of nginx's workers and of mtail, one "<name> <ticks>" line per process
+CPU = ("for p in $(pgrep -f '^nginx: worker process$'); do awk '{print \"nginx\", $14 + $15}' /proc/$p/stat; done; "
+       "for p in $(pgrep -x mtail); do awk '{print \"mtail\", $14 + $15}' /proc/$p/stat; done")
 QUIET = 2.0  # s without a change before mtail's count is read: nginx flushes after 1 s, mtail polls every 250 ms
 
 
@@ -141,6 +148,25 @@ def bench_conf(conf, name, ports=None, stats_log=STATS_LOG):
     return "".join(out)
 
 
+def parse_cpu(text):
+    """CPU's output -> {"nginx": ticks of all workers, "mtail": ticks}; ValueError without both."""
+    got = {}
+    for line in text.splitlines():
+        m = re.fullmatch(r"(nginx|mtail) (\d+)", line.strip())
+        if m:
+            got[m.group(1)] = got.get(m.group(1), 0) + int(m.group(2))
+    if set(got) != {"nginx", "mtail"}:
+        raise ValueError(f"no CPU ticks of nginx's workers and mtail in {text[-200:]!r}")
+    return got
+
+
+def cpu_ratio(on, off):
+    """Per-request edge CPU of one pair, {"nginx": s, "mtail": s} a request per side -> off / on: the HIT
+    req/s a CPU-bound edge keeps with statistics on (nginx's extra writes plus mtail's parsing), whatever
+    else the machine runs."""
+    return (off["nginx"] + off["mtail"]) / (on["nginx"] + on["mtail"])
+
+
 def summary(on, off, counted):
     """Per-pair HIT req/s with statistics on and off, and the shares of the requests mtail counted (on) ->
     {ratio: per-pair on/off, median, min, max, spread, counted_ok, met}. The ratio's target is judged only
@@ -169,15 +195,22 @@ def base(side):
     return f"http://127.0.0.1:{PORTS[side]}"
 
 
+def cpu():
+    return parse_cpu(pexec(EDGE, CPU).stdout)
+
+
 def wrk(side, seconds):
-    """bench/edge.py's wrk run (same options, same script) against one side's port -> (req/s, requests)."""
-    out = pexec(EDGE, f"wrk -t2 -c32 -d{seconds}s --timeout 5s -s /tmp/perch-bench.lua -H 'Host: {WWW}' "
-                      f"{base(side)}/bench/obj-1.bin").stdout
-    res = edge.parse_wrk(out)
+    """bench/edge.py's wrk run (same options, same script) against one side's port -> (req/s, requests,
+    CPU ticks just before it, nginx's workers' CPU ticks during it)."""
+    out = pexec(EDGE, f"{CPU}; echo ==; wrk -t2 -c32 -d{seconds}s --timeout 5s -s /tmp/perch-bench.lua "
+                      f"-H 'Host: {WWW}' {base(side)}/bench/obj-1.bin; echo ==; {CPU}").stdout
+    start, report, end = out.split("==\n")
+    start, end = parse_cpu(start), parse_cpu(end)
+    res = edge.parse_wrk(report)
     if res["non2xx"] or res["socket_errors"] or res["requests"] == 0:
         raise SystemExit(f"bench/stats.py: wrk against {base(side)} had {res['non2xx']} non-2xx/3xx answers and "
                          f"{res['socket_errors']} socket errors: no valid measurement\n{out}")
-    return res["rps"], res["requests"]
+    return res["rps"], res["requests"], start, end["nginx"] - start["nginx"]
 
 
 def all_hit(side, paths):
@@ -225,33 +258,37 @@ def setup(paths):
     edge.warm(paths, WWW)
 
 
-def measure(side, seconds, paths, before):
-    """One wrk run on one side -> (req/s, wrk's requests, mtail's HIT count after it). After it every URL is
-    still HIT on that side's port (so it was all HIT during the run)."""
-    rps, requests = wrk(side, seconds)
+def measure(side, seconds, paths, before, tick):
+    """One wrk run on one side -> (req/s, wrk's requests, mtail's HIT count after it, {"nginx", "mtail"}: CPU
+    seconds a request, nginx's workers during the run, mtail from its start until its count settled). After
+    it every URL is still HIT on that side's port (so it was all HIT during the run)."""
+    rps, requests, start, nginx = wrk(side, seconds)
     all_hit(side, paths)
     after = settle(counter, before if side == "on" else None)
     if after is None:
         raise SystemExit(f"bench/stats.py: mtail on {EDGE} has no perch_edge_requests_total ({METRICS})")
-    return rps, requests, after
+    mtail = cpu()["mtail"] - start["mtail"]
+    return rps, requests, after, {"nginx": nginx * tick / requests, "mtail": mtail * tick / requests}
 
 
 def bench(runs, seconds):
     paths = [f"/bench/obj-{i}.bin" for i in range(1, edge.N_SMALL + 1)]
-    res = {"on": [], "off": [], "counted": [], "noise": []}
+    res = {"on": [], "off": [], "counted": [], "noise": [], "cpu": [], "cpu_nginx": [],
+           "us": {"on": [], "off": [], "mtail": []}}
     try:
         edge.ensure_wrk(EDGE)
         setup(paths)
         install()
         for side in PORTS:
             all_hit(side, paths)
+        tick = 1 / int(pexec(EDGE, "getconf CLK_TCK").stdout)
         before = settle(counter)
         if before is None:
             raise SystemExit(f"bench/stats.py: mtail on {EDGE} has no perch_edge_requests_total ({METRICS})")
         for r in range(runs):
-            got = {}
+            got, use = {}, {}
             for side in sides(r):
-                rps, requests, after = measure(side, seconds, paths, before)
+                rps, requests, after, use[side] = measure(side, seconds, paths, before, tick)
                 grown, before = after - before, after
                 got[side] = rps
                 if side == "on":
@@ -264,9 +301,16 @@ def bench(runs, seconds):
                                          f"requests to the off server: it logs, or other traffic ran")
             res["on"].append(got["on"])
             res["off"].append(got["off"])
+            res["cpu"].append(cpu_ratio(use["on"], use["off"]))
+            res["cpu_nginx"].append(use["off"]["nginx"] / use["on"]["nginx"])
+            res["us"]["on"].append(use["on"]["nginx"] * 1e6)
+            res["us"]["off"].append(use["off"]["nginx"] * 1e6)
+            res["us"]["mtail"].append((use["on"]["mtail"] - use["off"]["mtail"]) * 1e6)
             log(f"pair {r + 1} ({'/'.join(sides(r))}): HIT with statistics {got['on']:.0f} req/s, without "
                 f"{got['off']:.0f} req/s, ratio {got['on'] / got['off']:.3f}; mtail counted "
-                f"{res['counted'][-1]:.4f} of the on requests, {res['noise'][-1]:.5f} of the off ones")
+                f"{res['counted'][-1]:.4f} of the on requests, {res['noise'][-1]:.5f} of the off ones; CPU a "
+                f"request: nginx on {res['us']['on'][-1]:.1f} us, off {res['us']['off'][-1]:.1f} us, mtail "
+                f"{res['us']['mtail'][-1]:.1f} us, off / on {res['cpu'][-1]:.3f}")
     finally:
         try:
             uninstall()
@@ -281,7 +325,14 @@ def bench(runs, seconds):
             row("share of wrk's requests mtail counted (on)", res["counted"], "ratio", f">= {COUNTED}",
                 s["counted_ok"]),
             row("share of wrk's requests mtail counted (off: background only)", res["noise"], "ratio",
-                f"< {NOISE}", max(res["noise"]) < NOISE)], s
+                f"< {NOISE}", max(res["noise"]) < NOISE),
+            row("nginx workers' CPU a HIT, statistics on", res["us"]["on"], "us"),
+            row("nginx workers' CPU a HIT, statistics off", res["us"]["off"], "us"),
+            row("nginx workers' CPU a HIT, off / on (per pair: the access_log's own cost)", res["cpu_nginx"],
+                "ratio"),
+            row("mtail's CPU a request, on minus off (parsing the line, after serving)", res["us"]["mtail"], "us"),
+            row("edge CPU a HIT (nginx workers + mtail), off / on: the HIT req/s kept by a CPU-bound edge (per pair)",
+                res["cpu"], "ratio")], s
 
 
 def main():

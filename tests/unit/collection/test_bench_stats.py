@@ -88,7 +88,7 @@ server {
     ssl_certificate_key /etc/perch/tls/cdn/privkey.pem;
     server_name deb.cdn.lab.example;
     set $perch_stats_service deb;
-    access_log /run/perch-stats/edge.log perch_stats buffer=64k flush=1s;
+    access_log /run/perch-edge-stats.log perch_stats buffer=64k flush=1s;
     proxy_cache perch_deb;
 }
 
@@ -101,7 +101,7 @@ server {
     server_name www.cdn.lab.example www.example.org;
     set $perch_service_name www.cdn.lab.example;
     set $perch_stats_service www;
-    access_log /run/perch-stats/edge.log perch_stats buffer=64k flush=1s;
+    access_log /run/perch-edge-stats.log perch_stats buffer=64k flush=1s;
     # a comment with a brace {
     location = /.perch/health {
         if (-f /var/lib/perch-edge/drained) {
@@ -150,12 +150,25 @@ def test_stats_bench_conf(root):
         assert text.count("listen") == 1 and "ssl_certificate" not in text
         assert "proxy_cache perch_www;" in text and "proxy_pass https://perch_origin_www;" in text
     assert "    set $perch_stats_service www;\n" in on
-    assert "    access_log /run/perch-stats/edge.log perch_bench_stats buffer=64k flush=1s;\n" in on
+    assert "    access_log /run/perch-edge-stats.log perch_bench_stats buffer=64k flush=1s;\n" in on
     assert "perch_stats_service" not in off and "access_log" not in off
     # the two servers differ only in the statistics' lines
     assert [line for line in on.splitlines() if "perch_stats" not in line and "access_log" not in line
             and "listen" not in line] == [line for line in off.splitlines() if "listen" not in line]
     # statistics off on the edge: nothing to compare
     with pytest.raises(ValueError, match="cache_edge_statistics"):
-        stats.bench_conf(CDN_CONF.replace("    access_log /run/perch-stats/edge.log perch_stats buffer=64k flush=1s;\n",
+        stats.bench_conf(CDN_CONF.replace("    access_log /run/perch-edge-stats.log perch_stats buffer=64k flush=1s;\n",
                                           ""), "www.cdn.lab.example")
+
+
+def test_stats_cpu(root):
+    stats = _stats_bench(root)
+    assert stats.parse_cpu("nginx 120\nnginx 7\nmtail 1090\n") == {"nginx": 127, "mtail": 1090}
+    with pytest.raises(ValueError):
+        stats.parse_cpu("nginx 120\n")  # no mtail
+    with pytest.raises(ValueError):
+        stats.parse_cpu("awk: cannot open /proc/1/stat\n")
+    # off: 40 us a request; on: 41 us in nginx and 2 us in mtail -> a CPU-bound edge keeps 40/43 of its rate
+    on, off = {"nginx": 41e-6, "mtail": 2e-6}, {"nginx": 40e-6, "mtail": 0.0}
+    assert stats.cpu_ratio(on, off) == pytest.approx(40 / 43)
+    assert stats.cpu_ratio(off, off) == 1
