@@ -143,8 +143,8 @@ def bench_conf(conf, name, ports=None, stats_log=STATS_LOG):
            "# on loopback ports, with (on) and without (off) the statistics\n",
            f"log_format {BENCH_FORMAT} {fmt.group(1)}\n"]
     for side, text in (("on", on), ("off", off)):
-        out.append(f"# statistics {side}\n" + re.sub(r"^server\s*\{[ \t]*\n",
-                                                      f"server {{\n    listen 127.0.0.1:{ports[side]};\n", text))
+        listen = f"server {{\n    listen 127.0.0.1:{ports[side]};\n"
+        out.append(f"# statistics {side}\n" + re.sub(r"^server\s*\{[ \t]*\n", listen, text))
     return "".join(out)
 
 
