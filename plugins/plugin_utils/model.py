@@ -337,6 +337,12 @@ def cdn_model(hostvars, groups, states=None, evacuations=None, check=True) -> di
         anycast = first_addresses(norm_prefixes)
     except AddressError as exc:
         raise _fail("cdn_anycast_prefixes", "cdn_anycast_prefixes", str(exc)) from None
+    monitoring = normalize_monitoring(hostvars, _group(groups, "cdn_monitoring"))
+    for host in monitoring:
+        if host in members["edge"]:
+            # an edge's traffic is what the monitoring host watches (and what the origin's reports count)
+            raise CdnInventoryError(f"cdn_monitoring host {host!r}: is an edge (cdn_edges); monitor from the origin, "
+                                    "a DNS server or a host of its own")
     return {
         "zone": zone.rstrip(".").lower() if isinstance(zone, str) else zone,
         "sites": norm_sites,
@@ -359,5 +365,5 @@ def cdn_model(hostvars, groups, states=None, evacuations=None, check=True) -> di
         # None, or {servers, name, ca}: the mirror the edges fetch from when the origin fails
         "origin_backup": origin_backup,
         # {host: {ipv4}}: the cdn_monitoring hosts (may also be CDN nodes); empty: no monitoring
-        "monitoring": normalize_monitoring(hostvars, _group(groups, "cdn_monitoring")),
+        "monitoring": monitoring,
     }

@@ -1,7 +1,7 @@
 """GeoDNS as a user sees it: dig with EDNS client subnet against both real pdns servers."""
 
 import pytest
-from cdn import CLIENT, DNS, ECS, ZONE, dig, site
+from cdn import CLIENT, DNS, ECS, IP, ORIGIN, ZONE, dig, site
 
 # client country (scripts/make-test-mmdb) -> the edges of the nearest site
 EXPECTED = {
@@ -42,10 +42,15 @@ def test_no_recursion(node):
 
 @pytest.mark.parametrize("name", sorted(DNS))
 def test_query_logging_and_api_off(node, name):
+    """No query log and no API; pdns's web server serves /metrics to the monitoring host (cdn-origin) alone."""
     host = node(name)
     running = host.check_output("pdns_control current-config")
     assert "query-logging=no" in running and "log-dns-queries=no" in running
     enabled = [line for line in running.splitlines() if line.split("=")[0] in ("api", "webserver", "query-logging")
                and not line.startswith("#") and line.endswith("=yes")]
-    assert enabled == []
-    assert not host.socket("tcp://0.0.0.0:8081").is_listening
+    assert enabled == ["webserver=yes"]
+    assert f"webserver-allow-from=127.0.0.1,::1,{IP[ORIGIN]}" in running
+    metrics = f"curl -s -m 2 -o /dev/null -w '%{{http_code}}' http://{DNS[name]}:8081"
+    assert node(ORIGIN).check_output(f"{metrics}/metrics") == "200"
+    assert node(ORIGIN).check_output(f"{metrics}/api/v1/servers") != "200"
+    assert node(CLIENT).run(f"{metrics}/metrics").stdout != "200"

@@ -289,3 +289,11 @@ def test_a_monitoring_host_without_ipv4_names_the_host_and_the_field(mon, field)
     assert msg.startswith("perch.cdn.cdn_model: ") and "'mon'" in msg and f"'{field}'" in msg, msg
     with pytest.raises(CdnInventoryError, match=rf"cdn_monitoring host 'mon': field '{field}'"):
         normalize_monitoring(hv, ["mon"])
+
+
+def test_an_edge_is_no_monitoring_host():
+    from ansible_collections.perch.cdn.plugins.plugin_utils.inventory import CdnInventoryError as _Err
+    from ansible_collections.perch.cdn.plugins.plugin_utils.model import cdn_model as _model
+    groups = dict(GROUPS, cdn_monitoring=[sorted(GROUPS["cdn_edges"])[0]])
+    with pytest.raises(_Err, match=r"cdn_monitoring host .*: is an edge"):
+        _model(hostvars(), groups)
