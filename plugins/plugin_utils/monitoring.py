@@ -198,7 +198,7 @@ def monitoring_plan(model, interval="15s", probe_https=True, probe_path="/", apt
 
 # an IPv4 address (a port may follow), or anything shaped like an IPv6 one; ipaddress decides
 ADDRESS_RE = re.compile(r"(?<![\d.])\d{1,3}(?:\.\d{1,3}){3}(?![\d.])"
-                        r"|(?<![0-9A-Za-z:.])[0-9A-Fa-f]{0,4}(?::[0-9A-Fa-f]{0,4}){2,7}(?![0-9A-Za-z:])")
+                        r"|(?<![0-9A-Za-z:.])[0-9A-Fa-f]{0,4}(?::[0-9A-Fa-f]{0,4}){2,7}(?![0-9A-Za-z:.])")
 
 
 def foreign_addresses(values, model, known=()) -> list[str]:
